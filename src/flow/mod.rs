@@ -1,0 +1,43 @@
+//! Continuous-time dynamics: vector fields built on the one gradient, and integrators that return
+//! the same [`Trajectory`] as discrete runs.
+
+mod rk;
+
+pub use rk::{solve, Integrator, SolveOptions};
+
+use crate::model::{Model, Workspace};
+use crate::params::Params;
+use crate::scalar::Scalar;
+
+/// A time-dependent vector field on parameter space, `ẏ = F(t, y)`.
+pub trait VectorField<S: Scalar> {
+    /// Writes `F(t, y)` into `dy`.
+    fn eval(&mut self, t: &S, y: &Params<S>, dy: &mut Params<S>);
+    /// Name for reports.
+    fn name(&self) -> String;
+}
+
+/// Gradient flow `θ̇ = −∇L(θ)` (with the model's weight decay, if any).
+pub struct GradientFlow<'a, S: Scalar> {
+    model: &'a Model<S>,
+    ws: Option<Workspace<S>>,
+}
+
+impl<'a, S: Scalar> GradientFlow<'a, S> {
+    /// The gradient flow of `model`.
+    pub fn new(model: &'a Model<S>) -> Self {
+        GradientFlow { model, ws: None }
+    }
+}
+
+impl<S: Scalar> VectorField<S> for GradientFlow<'_, S> {
+    fn eval(&mut self, _t: &S, y: &Params<S>, dy: &mut Params<S>) {
+        let ws = self.ws.get_or_insert_with(|| self.model.workspace(&y.proto()));
+        self.model.grad_into(ws, y, None, dy);
+        let m1 = y.proto().from_i64_like(-1);
+        dy.scale_mut(&m1);
+    }
+    fn name(&self) -> String {
+        "gradient flow".into()
+    }
+}

@@ -1,0 +1,226 @@
+use crate::error::{Error, Result};
+use crate::mat::Mat;
+use crate::scalar::Scalar;
+
+/// A loss `E(W)` on the end-to-end matrix, with its gradient.
+///
+/// | variant | `E(W)` | samples for mini-batches |
+/// |---|---|---|
+/// | `Target` | `½‖W − Φ‖²_F` | none |
+/// | `Regression` | `(1/2n)‖WX − Y‖²_F`, samples are the `n` columns of `X`, `Y` | columns |
+/// | `Sensing` | `(1/2m)Σ_i (⟨A_i, W⟩ − y_i)²` | measurements |
+/// | `Completion` | `½Σ_{(i,j)∈Ω} (W_ij − M_ij)²` | observed entries |
+#[derive(Clone, Debug)]
+pub enum Loss<S> {
+    /// `½‖W − Φ‖²`.
+    Target {
+        /// Φ.
+        phi: Mat<S>,
+    },
+    /// `(1/2n)‖WX − Y‖²`.
+    Regression {
+        /// Inputs, `d_0 × n` (samples are columns).
+        x: Mat<S>,
+        /// Outputs, `d_N × n`.
+        y: Mat<S>,
+        /// `Σxx = XXᵀ/n`.
+        sxx: Mat<S>,
+        /// `Σyx = YXᵀ/n`.
+        syx: Mat<S>,
+    },
+    /// `(1/2m)Σ(⟨A_i, W⟩ − y_i)²`.
+    Sensing {
+        /// Measurement matrices, all of the end-to-end shape.
+        a: Vec<Mat<S>>,
+        /// Measurements.
+        y: Vec<S>,
+    },
+    /// `½Σ_Ω (W_ij − M_ij)²`.
+    Completion {
+        /// Shape of `W`.
+        shape: (usize, usize),
+        /// Observed entries `(i, j, M_ij)`.
+        entries: Vec<(usize, usize, S)>,
+    },
+}
+
+impl<S: Scalar> Loss<S> {
+    /// `½‖W − Φ‖²`.
+    pub fn target(phi: Mat<S>) -> Self {
+        Loss::Target { phi }
+    }
+
+    /// `(1/2n)‖WX − Y‖²` from inputs `X` (`d_0×n`) and outputs `Y` (`d_N×n`).
+    pub fn regression(x: Mat<S>, y: Mat<S>) -> Result<Self> {
+        if x.cols() != y.cols() || x.cols() == 0 {
+            return Err(Error::dim(
+                "regression data",
+                "X (d_0 x n) and Y (d_N x n) with the same n >= 1 samples (columns)",
+                format!("X {}x{}, Y {}x{}", x.rows(), x.cols(), y.rows(), y.cols()),
+            ));
+        }
+        let inv_n = x.proto().ratio_like(1, x.cols() as i64);
+        let sxx = x.prod(false, &x, true).scaled(&inv_n);
+        let syx = y.prod(false, &x, true).scaled(&inv_n);
+        Ok(Loss::Regression { x, y, sxx, syx })
+    }
+
+    /// `(1/2m)Σ(⟨A_i, W⟩ − y_i)²`.
+    pub fn sensing(a: Vec<Mat<S>>, y: Vec<S>) -> Result<Self> {
+        if a.is_empty() || a.len() != y.len() {
+            return Err(Error::dim(
+                "sensing data",
+                "m >= 1 matrices A_i and m values y_i",
+                format!("{} and {}", a.len(), y.len()),
+            ));
+        }
+        let s = a[0].shape();
+        if let Some(i) = a.iter().position(|m| m.shape() != s) {
+            return Err(Error::dim(
+                format!("sensing matrix A_{i}"),
+                format!("{}x{}", s.0, s.1),
+                format!("{:?}", a[i].shape()),
+            ));
+        }
+        Ok(Loss::Sensing { a, y })
+    }
+
+    /// `½Σ_Ω (W_ij − M_ij)²` on observed entries of a `rows×cols` matrix.
+    pub fn completion(shape: (usize, usize), entries: Vec<(usize, usize, S)>) -> Result<Self> {
+        if let Some((i, j, _)) = entries.iter().find(|(i, j, _)| *i >= shape.0 || *j >= shape.1) {
+            return Err(Error::dim(
+                "completion entry",
+                format!("indices below {}x{}", shape.0, shape.1),
+                format!("({i}, {j})"),
+            ));
+        }
+        if entries.is_empty() {
+            return Err(Error::invalid("entries", "matrix completion needs at least one observed entry"));
+        }
+        Ok(Loss::Completion { shape, entries })
+    }
+
+    /// Shape of the matrices the loss acts on.
+    pub fn shape(&self) -> (usize, usize) {
+        match self {
+            Loss::Target { phi } => phi.shape(),
+            Loss::Regression { x, y, .. } => (y.rows(), x.rows()),
+            Loss::Sensing { a, .. } => a[0].shape(),
+            Loss::Completion { shape, .. } => *shape,
+        }
+    }
+
+    /// Number of samples for mini-batches.
+    pub fn n_samples(&self) -> Option<usize> {
+        match self {
+            Loss::Target { .. } => None,
+            Loss::Regression { x, .. } => Some(x.cols()),
+            Loss::Sensing { a, .. } => Some(a.len()),
+            Loss::Completion { entries, .. } => Some(entries.len()),
+        }
+    }
+
+    /// `E(W)` on all data (`batch = None`) or on the given samples.
+    pub fn value(&self, w: &Mat<S>, batch: Option<&[usize]>) -> S {
+        let mut g = w.zeros_like();
+        self.value_grad(w, batch, &mut g)
+    }
+
+    /// `E(W)` and `∇E(W)` (into `g`) on all data or a mini-batch.
+    pub fn value_grad(&self, w: &Mat<S>, batch: Option<&[usize]>, g: &mut Mat<S>) -> S {
+        let half = w.proto().ratio_like(1, 2);
+        match self {
+            Loss::Target { phi } => {
+                let mut v = w.proto();
+                for ((gi, wi), pi) in g.as_mut_slice().iter_mut().zip(w.as_slice()).zip(phi.as_slice()) {
+                    gi.clone_from(wi);
+                    *gi -= pi;
+                    v.mul_add_assign(gi, gi);
+                }
+                v * half
+            }
+            Loss::Regression { x, y, sxx, syx } => match batch {
+                None => {
+                    let n = x.cols();
+                    let mut r = y.clone();
+                    Mat::gemm_into(w, false, x, false, false, &mut r);
+                    let r = r.sub(y);
+                    let inv_n = w.proto().ratio_like(1, n as i64);
+                    if n <= x.rows() {
+                        Mat::gemm_into(&r, false, x, true, false, g);
+                        g.scale_mut(&inv_n);
+                    } else {
+                        Mat::gemm_into(w, false, sxx, false, false, g);
+                        for (gi, si) in g.as_mut_slice().iter_mut().zip(syx.as_slice()) {
+                            *gi -= si;
+                        }
+                    }
+                    r.norm_sq() * half * inv_n
+                }
+                Some(idx) => {
+                    let xb = Mat::from_fn(x.rows(), idx.len(), |i, k| x.get(i, idx[k]).clone());
+                    let yb = Mat::from_fn(y.rows(), idx.len(), |i, k| y.get(i, idx[k]).clone());
+                    let r = w.matmul(&xb).sub(&yb);
+                    let inv_b = w.proto().ratio_like(1, idx.len() as i64);
+                    Mat::gemm_into(&r, false, &xb, true, false, g);
+                    g.scale_mut(&inv_b);
+                    r.norm_sq() * half * inv_b
+                }
+            },
+            Loss::Sensing { a, y } => {
+                let all: Vec<usize>;
+                let idx = match batch {
+                    Some(i) => i,
+                    None => {
+                        all = (0..a.len()).collect();
+                        &all
+                    }
+                };
+                let inv_m = w.proto().ratio_like(1, idx.len() as i64);
+                for gi in g.as_mut_slice() {
+                    *gi = gi.zero_like();
+                }
+                let mut v = w.proto();
+                for &i in idx {
+                    let r = a[i].dot(w) - y[i].clone();
+                    v.mul_add_assign(&r, &r);
+                    g.axpy(&r, &a[i]);
+                }
+                g.scale_mut(&inv_m);
+                v * half * inv_m
+            }
+            Loss::Completion { entries, .. } => {
+                for gi in g.as_mut_slice() {
+                    *gi = gi.zero_like();
+                }
+                let mut v = w.proto();
+                let mut add = |k: usize| {
+                    let (i, j, m) = &entries[k];
+                    let r = w.get(*i, *j).clone() - m.clone();
+                    v.mul_add_assign(&r, &r);
+                    *g.get_mut(*i, *j) += &r;
+                };
+                match batch {
+                    Some(idx) => idx.iter().for_each(|&k| add(k)),
+                    None => (0..entries.len()).for_each(add),
+                }
+                v * half
+            }
+        }
+    }
+
+    /// Converts the data to another number type.
+    pub fn map<T: Scalar>(&self, f: &impl Fn(&S) -> T) -> Loss<T> {
+        match self {
+            Loss::Target { phi } => Loss::Target { phi: phi.map(f) },
+            // Σxx and Σyx are recomputed in the new type, so that they are exact for rationals.
+            Loss::Regression { x, y, .. } => Loss::regression(x.map(f), y.map(f)).expect("shapes were checked"),
+            Loss::Sensing { a, y } => {
+                Loss::Sensing { a: a.iter().map(|m| m.map(f)).collect(), y: y.iter().map(f).collect() }
+            }
+            Loss::Completion { shape, entries } => {
+                Loss::Completion { shape: *shape, entries: entries.iter().map(|(i, j, m)| (*i, *j, f(m))).collect() }
+            }
+        }
+    }
+}
