@@ -30,6 +30,7 @@
 
 pub mod data;
 pub mod error;
+pub mod experiments;
 pub mod flow;
 pub mod init;
 pub mod invariants;
@@ -37,6 +38,7 @@ pub mod mat;
 pub mod model;
 pub mod optim;
 pub mod params;
+pub mod report;
 pub mod run;
 pub mod scalar;
 pub mod trajectory;

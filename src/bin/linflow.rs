@@ -1,1 +1,72 @@
-fn main() {}
+//! The `linflow` command line.
+
+use clap::{Parser, Subcommand};
+use linflow::experiments;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "linflow", version, about = "Verify the training dynamics of linear networks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Lists the named experiments.
+    List,
+    /// Runs a named experiment (or `all`) and writes DIR/NAME/summary.json and its figures.
+    Reproduce {
+        /// Experiment name, or `all`.
+        name: String,
+        /// Output directory.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Reduced sizes.
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::List => {
+            for e in experiments::all() {
+                println!("{:<24} {}", e.name, e.about);
+            }
+            ExitCode::SUCCESS
+        }
+        Cmd::Reproduce { name, out, quick } => {
+            let names: Vec<&str> =
+                if name == "all" { experiments::all().iter().map(|e| e.name).collect() } else { vec![name.as_str()] };
+            let mut failed = false;
+            for n in names {
+                match experiments::reproduce(n, &out, quick) {
+                    Ok(s) => {
+                        for c in &s.checks {
+                            println!(
+                                "{} {n}: {} observed {:e} tolerance {:e}",
+                                if c.pass { "PASS" } else { "FAIL" },
+                                c.name,
+                                c.observed,
+                                c.tolerance
+                            );
+                        }
+                        failed |= !s.passed();
+                    }
+                    Err(e) => {
+                        eprintln!("error: {n}: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
+}
