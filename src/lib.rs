@@ -28,6 +28,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod data;
 pub mod error;
 pub mod experiments;

@@ -27,6 +27,18 @@ enum Cmd {
         #[arg(long)]
         quick: bool,
     },
+    /// Runs the benchmark workloads W1–W4 of bench/ and prints the table of bench/PEERS.md.
+    Bench {
+        /// Directory holding the workload specs and inputs.
+        #[arg(long, default_value = "bench")]
+        dir: PathBuf,
+        /// Repetitions after the warm-up.
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -38,6 +50,24 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Cmd::Bench { dir, reps, json } => match linflow::bench::run_all(&dir, reps) {
+            Ok(report) => {
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                } else {
+                    print!("{}", report.table());
+                }
+                if report.all_checks_pass() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Cmd::Reproduce { name, out, quick } => {
             let names: Vec<&str> =
                 if name == "all" { experiments::all().iter().map(|e| e.name).collect() } else { vec![name.as_str()] };
