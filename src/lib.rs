@@ -44,6 +44,11 @@ pub mod run;
 pub mod scalar;
 pub mod trajectory;
 
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The names most programs need.
 pub mod prelude {
     pub use crate::data;
