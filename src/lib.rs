@@ -42,6 +42,7 @@ pub mod params;
 pub mod report;
 pub mod run;
 pub mod scalar;
+pub mod sweep;
 pub mod trajectory;
 
 /// The README's examples, compiled and run as doc tests.

@@ -1,0 +1,286 @@
+//! Parameter sweeps: an experiment file run over a grid of values, in parallel, optionally as one
+//! shard of many (for a cluster's job array), with per-point results and a merged table.
+//!
+//! A grid is a list of axes `key=v1,v2,…` where `key` is a dotted path into the experiment file
+//! (`method.eta`, `init.seed`, `model.widths`); values are TOML literals. Points are the
+//! Cartesian product of the axes in a fixed order, numbered from 0, so that shard `i/n` (points
+//! `k` with `k mod n = i`) is the same set on every machine.
+//!
+//! ```
+//! use linflow::sweep::{Axis, Grid};
+//! let grid = Grid::new(vec![Axis::parse("method.eta=0.1,0.05").unwrap(), Axis::parse("init.seed=1,2,3").unwrap()]);
+//! assert_eq!(grid.len(), 6);
+//! let doc: toml::Table = "[method]\neta = 1.0\n[init]\nseed = 0\n".parse().unwrap();
+//! let p = grid.point(&doc, 5).unwrap();
+//! assert_eq!(p["method"]["eta"].as_float(), Some(0.05));
+//! assert_eq!(p["init"]["seed"].as_integer(), Some(3));
+//! ```
+
+use crate::error::{Error, Result};
+use crate::report::write_atomic;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One axis of a grid: a dotted key and its values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    /// Dotted path into the experiment file.
+    pub key: String,
+    /// Values (TOML literals).
+    pub values: Vec<toml::Value>,
+}
+
+impl Axis {
+    /// Parses `key=v1,v2,...` (values are TOML literals; a list value is written `[1,2]`, and
+    /// commas inside brackets do not split).
+    pub fn parse(spec: &str) -> Result<Self> {
+        let (key, vals) = spec
+            .split_once('=')
+            .ok_or_else(|| Error::invalid("grid", format!("expected key=v1,v2,... got `{spec}`")))?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(Error::invalid("grid", format!("empty key in `{spec}`")));
+        }
+        let mut values = Vec::new();
+        let (mut depth, mut start) = (0i32, 0usize);
+        let bytes = vals.as_bytes();
+        for i in 0..=bytes.len() {
+            let c = bytes.get(i).copied();
+            match c {
+                Some(b'[') => depth += 1,
+                Some(b']') => depth -= 1,
+                Some(b',') | None if depth == 0 => {
+                    let lit = vals[start..i].trim();
+                    let v: toml::Table = format!("v = {lit}").parse().map_err(|e| {
+                        Error::invalid("grid", format!("value `{lit}` of `{key}` is not a TOML literal: {e}"))
+                    })?;
+                    values.push(v["v"].clone());
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        Ok(Axis { key: key.to_string(), values })
+    }
+}
+
+/// The Cartesian product of axes.
+#[derive(Clone, Debug, Default)]
+pub struct Grid {
+    /// The axes, the last varying fastest.
+    pub axes: Vec<Axis>,
+}
+
+impl Grid {
+    /// A grid from axes.
+    pub fn new(axes: Vec<Axis>) -> Self {
+        Grid { axes }
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.axes.iter().map(|a| a.values.len()).product()
+    }
+
+    /// Whether the grid has no points.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The axis values of point `k`.
+    pub fn coords(&self, mut k: usize) -> Vec<(String, toml::Value)> {
+        let mut out = vec![(String::new(), toml::Value::Boolean(false)); self.axes.len()];
+        for (i, a) in self.axes.iter().enumerate().rev() {
+            let n = a.values.len();
+            out[i] = (a.key.clone(), a.values[k % n].clone());
+            k /= n;
+        }
+        out
+    }
+
+    /// The experiment document of point `k`: `base` with the point's values set.
+    pub fn point(&self, base: &toml::Table, k: usize) -> Result<toml::Table> {
+        let mut doc = base.clone();
+        for (key, v) in self.coords(k) {
+            set_dotted(&mut doc, &key, v)?;
+        }
+        Ok(doc)
+    }
+}
+
+fn set_dotted(doc: &mut toml::Table, key: &str, v: toml::Value) -> Result<()> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut t = doc;
+    for p in &parts[..parts.len() - 1] {
+        let entry = t.entry(p.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+        t = entry.as_table_mut().ok_or_else(|| Error::invalid("grid", format!("`{p}` in `{key}` is not a table")))?;
+    }
+    t.insert(parts[parts.len() - 1].to_string(), v);
+    Ok(())
+}
+
+/// `i/n`: this process runs points `k` with `k mod n = i`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Index, `0 <= i < n`.
+    pub i: usize,
+    /// Number of shards.
+    pub n: usize,
+}
+
+impl Shard {
+    /// Parses `i/n`.
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = || Error::invalid("shard", format!("expected i/n with 0 <= i < n, got `{s}`"));
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if n == 0 || i >= n {
+            return Err(bad());
+        }
+        Ok(Shard { i, n })
+    }
+}
+
+/// The result of one point: its index, coordinates and whatever the runner returned.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PointResult {
+    /// Point index in the grid.
+    pub index: usize,
+    /// `key → value` of the point (TOML literals as strings).
+    pub coords: BTreeMap<String, String>,
+    /// Scalar results (`final_loss`, worst deviations, ...), or the error.
+    pub result: std::result::Result<BTreeMap<String, f64>, String>,
+}
+
+/// Runs the points of `shard` (all points when `None`) in parallel with `runner`, writing
+/// `out/points/point-K.json` for each and returning the results sorted by index. Points whose
+/// file already exists are read back instead of rerun, so an interrupted sweep resumes.
+pub fn run<F>(base: &toml::Table, grid: &Grid, shard: Option<Shard>, out: &Path, runner: F) -> Result<Vec<PointResult>>
+where
+    F: Fn(&toml::Table) -> Result<BTreeMap<String, f64>> + Sync,
+{
+    let Shard { i, n } = shard.unwrap_or(Shard { i: 0, n: 1 });
+    let points: Vec<usize> = (0..grid.len()).filter(|k| k % n == i).collect();
+    let dir = out.join("points");
+    let mut results: Vec<PointResult> = points
+        .par_iter()
+        .map(|&k| -> Result<PointResult> {
+            let path = dir.join(format!("point-{k}.json"));
+            if let Ok(s) = std::fs::read_to_string(&path) {
+                if let Ok(r) = serde_json::from_str::<PointResult>(&s) {
+                    return Ok(r);
+                }
+            }
+            let coords = grid.coords(k).into_iter().map(|(key, v)| (key, v.to_string())).collect();
+            let result = grid.point(base, k).and_then(|doc| runner(&doc)).map_err(|e| e.to_string());
+            let r = PointResult { index: k, coords, result };
+            crate::report::write_json(&path, &r)?;
+            Ok(r)
+        })
+        .collect::<Result<_>>()?;
+    results.sort_by_key(|r| r.index);
+    Ok(results)
+}
+
+/// The merged table as CSV: `index`, the axes, then every result key (empty where a point failed,
+/// with its error in the `error` column).
+pub fn table_csv(results: &[PointResult]) -> String {
+    let mut axes: Vec<String> = Vec::new();
+    let mut keys: Vec<String> = Vec::new();
+    for r in results {
+        for k in r.coords.keys() {
+            if !axes.contains(k) {
+                axes.push(k.clone());
+            }
+        }
+        if let Ok(m) = &r.result {
+            for k in m.keys() {
+                if !keys.contains(k) {
+                    keys.push(k.clone());
+                }
+            }
+        }
+    }
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "'"));
+    let mut s = String::from("index");
+    for a in axes.iter().chain(&keys) {
+        s.push(',');
+        s.push_str(&q(a));
+    }
+    s.push_str(",error\n");
+    for r in results {
+        s.push_str(&r.index.to_string());
+        for a in &axes {
+            s.push(',');
+            s.push_str(&q(r.coords.get(a).map(String::as_str).unwrap_or("")));
+        }
+        for k in &keys {
+            s.push(',');
+            if let Ok(m) = &r.result {
+                if let Some(v) = m.get(k) {
+                    s.push_str(&format!("{v:e}"));
+                }
+            }
+        }
+        s.push(',');
+        if let Err(e) = &r.result {
+            s.push_str(&q(e));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Joins the per-point files under each of `dirs` (the `--out` directories of the shards) into
+/// one list, sorted by index; duplicates (the same index in two shards) keep the first.
+pub fn merge(dirs: &[PathBuf]) -> Result<Vec<PointResult>> {
+    let mut all: BTreeMap<usize, PointResult> = BTreeMap::new();
+    for d in dirs {
+        let pd = d.join("points");
+        let entries = std::fs::read_dir(&pd).map_err(|source| Error::Io { path: pd.display().to_string(), source })?;
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().and_then(|x| x.to_str()) != Some("json") {
+                continue;
+            }
+            let s = std::fs::read_to_string(&path)
+                .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+            let r: PointResult = serde_json::from_str(&s)
+                .map_err(|e| Error::Config { path: path.display().to_string(), message: e.to_string() })?;
+            all.entry(r.index).or_insert(r);
+        }
+    }
+    Ok(all.into_values().collect())
+}
+
+/// Writes `out/sweep.csv` and `out/sweep.json` for `results`.
+pub fn write_table(out: &Path, results: &[PointResult]) -> Result<()> {
+    write_atomic(&out.join("sweep.csv"), table_csv(results).as_bytes())?;
+    crate::report::write_json(&out.join("sweep.json"), &results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_grid() {
+        let g = Grid::new(vec![Axis::parse("a=1,2,3").unwrap(), Axis::parse("b.c=[1,2],[3]").unwrap()]);
+        assert_eq!(g.len(), 6);
+        let mut seen: Vec<usize> = (0..4).flat_map(|i| (0..g.len()).filter(move |k| k % 4 == i)).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..6).collect::<Vec<_>>());
+        assert_eq!(g.coords(5)[1].1, toml::Value::Array(vec![toml::Value::Integer(3)]));
+    }
+
+    #[test]
+    fn bad_specs_are_errors() {
+        assert!(Axis::parse("novalue").is_err());
+        assert!(Axis::parse("a=1,,2").is_err());
+        assert!(Shard::parse("3/3").is_err());
+        assert!(Shard::parse("x/2").is_err());
+        assert_eq!(Shard::parse("1/4").unwrap(), Shard { i: 1, n: 4 });
+    }
+}
