@@ -965,16 +965,25 @@ fn draw_legend<DB: DrawingBackend>(
     let (w, h) = (pad * 3 + sample + text_w, pad * 2 + row * entries.len() as i32);
     let (xr, yr) = plot;
     let inset = 10;
-    let corners = [
-        (xr.end - inset - w, yr.start + inset),
-        (xr.start + inset, yr.start + inset),
-        (xr.end - inset - w, yr.end - inset - h),
-        (xr.start + inset, yr.end - inset - h),
+    // Candidate places, in order of preference: the corners, then the middles of the sides.
+    let (left, right) = (xr.start + inset, xr.end - inset - w);
+    let (top, bottom) = (yr.start + inset, yr.end - inset - h);
+    let (mid_x, mid_y) = ((xr.start + xr.end - w) / 2, (yr.start + yr.end - h) / 2);
+    let places = [
+        (right, top),
+        (left, top),
+        (right, bottom),
+        (left, bottom),
+        (right, mid_y),
+        (left, mid_y),
+        (mid_x, top),
+        (mid_x, bottom),
+        (mid_x, mid_y),
     ];
     let count = |&(x0, y0): &(i32, i32)| {
         occupied.iter().filter(|p| p.0 >= x0 - 4 && p.0 <= x0 + w + 4 && p.1 >= y0 - 4 && p.1 <= y0 + h + 4).count()
     };
-    let (x0, y0) = corners.iter().copied().min_by_key(count).unwrap_or(corners[0]);
+    let (x0, y0) = places.iter().copied().min_by_key(count).unwrap_or(places[0]);
     let bg = ShapeStyle { color: WHITE.mix(0.88), filled: true, stroke_width: 0 };
     root.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], bg)).map_err(draw_err)?;
     root.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], RGBColor(150, 150, 150).stroke_width(1)))
