@@ -504,6 +504,11 @@ fn linear_axis(mut lo: f64, mut hi: f64, explicit: bool) -> Axis {
     Axis { lo, hi, major, minor, labels }
 }
 
+/// Decades between labelled ticks so that `n_dec` decades get at most about 8 labels.
+fn decade_spacing(n_dec: i64) -> i64 {
+    [1i64, 2, 3, 4, 5, 10, 20, 25, 50, 100, 200, 500, 1000].into_iter().find(|k| n_dec / k <= 7).unwrap_or(1000)
+}
+
 /// A log axis from `lo` to `hi` decades (`log10` units).
 fn log_axis(mut lo: f64, mut hi: f64, explicit: bool) -> Axis {
     if hi - lo < 1e-9 {
@@ -513,6 +518,12 @@ fn log_axis(mut lo: f64, mut hi: f64, explicit: bool) -> Axis {
         if hi - lo >= 1.0 {
             lo = (lo + 1e-9).floor();
             hi = (hi - 1e-9).ceil();
+            // Many decades: end the axis on labelled decades (multiples of the label spacing).
+            let k = decade_spacing((hi - lo) as i64 + 1) as f64;
+            if k > 1.0 {
+                lo = (lo / k).floor() * k;
+                hi = (hi / k).ceil() * k;
+            }
         } else {
             let pad = 0.05 * (hi - lo);
             lo -= pad;
@@ -526,10 +537,7 @@ fn log_axis(mut lo: f64, mut hi: f64, explicit: bool) -> Axis {
     let mut major: Vec<f64>;
     let mut minor: Vec<f64> = Vec::new();
     if n_dec >= 2 {
-        let k = [1i64, 2, 3, 4, 5, 10, 20, 25, 50, 100, 200, 500, 1000]
-            .into_iter()
-            .find(|k| n_dec / k <= 7)
-            .unwrap_or(1000);
+        let k = decade_spacing(n_dec);
         major = (d0..=d1).filter(|d| d.rem_euclid(k) == 0).map(|d| d as f64).collect();
         if k == 1 {
             for d in d0 - 1..=d1 {
@@ -626,8 +634,10 @@ fn make_axis(values: impl Iterator<Item = f64>, log: bool, explicit: Option<(f64
     Ok(if log { log_axis(lo, hi, false) } else { linear_axis(lo, hi, false) })
 }
 
+type Pt = (f64, f64);
+
 /// Clips the segment `p→q` to the box; returns the clipped ends and whether each end was moved.
-fn clip(p: (f64, f64), q: (f64, f64), bx: (f64, f64, f64, f64)) -> Option<((f64, f64), (f64, f64), bool, bool)> {
+fn clip(p: Pt, q: Pt, bx: (f64, f64, f64, f64)) -> Option<(Pt, Pt, bool, bool)> {
     let (x0, x1, y0, y1) = bx;
     let (dx, dy) = (q.0 - p.0, q.1 - p.1);
     let (mut t0, mut t1) = (0.0f64, 1.0f64);
@@ -1022,8 +1032,8 @@ mod tests {
     #[test]
     fn log_axis_labels_decades() {
         let a = log_axis(-60.2, -1.3, false);
-        assert_eq!(a.lo, -61.0);
-        assert_eq!(a.hi, -1.0);
+        assert_eq!(a.lo, -70.0);
+        assert_eq!(a.hi, 0.0);
         assert!(a.labels.iter().any(|l| l == "1e-60"), "{:?}", a.labels);
         assert!(a.major.len() <= 8);
     }
