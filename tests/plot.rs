@@ -152,3 +152,52 @@ fn panels_render_side_by_side() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(Figure::new("a/b", "", "x", "y").save(&dir).is_err());
 }
+
+#[test]
+fn reproduce_all_quick_writes_every_figure_in_three_formats_and_an_index() {
+    let dir = tmp("all");
+    let index = linflow::experiments::reproduce_all(&dir, true, false).unwrap();
+    assert_eq!(index.experiments.len(), linflow::experiments::all().len());
+    let listed: linflow::experiments::Index =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
+    assert_eq!(listed.experiments.len(), index.experiments.len());
+    let md = std::fs::read_to_string(dir.join("index.md")).unwrap();
+    for e in &index.experiments {
+        assert_ne!(e.status, "error", "{}: {:?}", e.name, e.error);
+        assert!(md.contains(&format!("[{}]", e.name)));
+        assert!(dir.join(&e.name).join("summary.json").exists());
+        let pngs: Vec<&String> = e.figures.iter().filter(|f| f.ends_with(".png")).collect();
+        for png in pngs {
+            let stem = png.trim_end_matches(".png");
+            for ext in ["svg", "csv"] {
+                assert!(e.figures.contains(&format!("{stem}.{ext}")), "{stem}.{ext} missing");
+            }
+            let img = image::open(dir.join(png)).unwrap();
+            assert_eq!((img.width(), img.height()), (800, 560), "{png}");
+        }
+    }
+    let demo = index.experiments.iter().find(|e| e.name == "conservation-demo").unwrap();
+    assert_eq!(demo.status, "pass", "{:?}", demo.failed);
+    assert_eq!(demo.figures.len(), 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn reproducing_twice_gives_identical_files() {
+    let (a, b) = (tmp("rep-a"), tmp("rep-b"));
+    linflow::experiments::reproduce("conservation-demo", &a, true).unwrap();
+    linflow::experiments::reproduce("conservation-demo", &b, true).unwrap();
+    let mut names: Vec<_> =
+        std::fs::read_dir(a.join("conservation-demo")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}"); // summary.json and the figure as csv, svg, png
+    for n in names {
+        let (x, y) = (
+            std::fs::read(a.join("conservation-demo").join(&n)).unwrap(),
+            std::fs::read(b.join("conservation-demo").join(&n)).unwrap(),
+        );
+        assert!(x == y, "{n:?} differs between two runs");
+    }
+    std::fs::remove_dir_all(&a).unwrap();
+    std::fs::remove_dir_all(&b).unwrap();
+}
