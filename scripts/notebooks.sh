@@ -43,13 +43,31 @@ if ! "$venv/bin/jupyter" kernelspec list 2>/dev/null | grep -Eq '^\s*rust\s'; th
   evcxr_jupyter --install >/dev/null
 fi
 
+# nbconvert fails on compile errors, but evcxr catches a panic (a failed assert! or unwrap) and
+# only prints it to stderr: look for those in the executed copy as well.
+check_outputs() {
+  "$venv/bin/python" - "$1" <<'PY'
+import json, sys
+nb = json.load(open(sys.argv[1]))
+bad = []
+for i, cell in enumerate(nb["cells"]):
+    for o in cell.get("outputs", []):
+        text = "".join(o.get("text", "")) if o.get("output_type") == "stream" else ""
+        if o.get("output_type") == "error" or "panicked at" in text:
+            bad.append(f"cell {i}: {o.get('ename', '')} {text.strip()}".strip())
+for b in bad:
+    print("notebooks: " + b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+}
+
 status=0
 for nb in notebooks/*.ipynb; do
   start=$(date +%s)
   echo "notebooks: running $nb" >&2
   if "$venv/bin/jupyter" nbconvert --to notebook --execute \
       --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=rust \
-      --output-dir "$out" "$nb"; then
+      --output-dir "$out" "$nb" && check_outputs "$out/$(basename "$nb")"; then
     echo "notebooks: ok   $nb ($(( $(date +%s) - start )) s)" >&2
   else
     echo "notebooks: FAIL $nb ($(( $(date +%s) - start )) s)" >&2
