@@ -201,3 +201,14 @@ fn reproducing_twice_gives_identical_files() {
     std::fs::remove_dir_all(&a).unwrap();
     std::fs::remove_dir_all(&b).unwrap();
 }
+
+#[test]
+fn long_series_are_thinned_to_the_pixel_grid() {
+    // 200,000 points across ~700 pixel columns: at most four points per column are kept (first,
+    // lowest, highest, last), so the SVG path stays small; drawing all would take ~2.4 MB.
+    let pts: Vec<(f64, f64)> = (0..200_000).map(|k| (k as f64, (k as f64 * 0.37).sin())).collect();
+    let svg = Figure::new("long", "", "step", "value").with(Series::line("noisy", pts)).to_svg().unwrap();
+    assert!(svg.len() < 200_000, "SVG has {} bytes", svg.len());
+    // The axes still span all the data (ticks at ±1); the envelope is kept (unit test of `thin`).
+    assert!(svg.contains(">\n1.0\n<") && svg.contains(">\n-1.0\n<"));
+}

@@ -1055,6 +1055,16 @@ mod tests {
     }
 
     #[test]
+    fn thinning_keeps_each_columns_extremes_in_order() {
+        let px = vec![(0, 5), (0, 9), (0, 1), (0, 4), (1, 3), (2, 3), (2, 3)];
+        assert_eq!(thin(px), vec![(0, 5), (0, 9), (0, 1), (0, 4), (1, 3), (2, 3)]);
+        let col: Vec<(i32, i32)> = (0..1000).map(|k| (7, (k * 37) % 101)).collect();
+        let t = thin(col);
+        // First (which is also the lowest, 0), highest (100), last (999·37 mod 101 = 98).
+        assert_eq!(t, vec![(7, 0), (7, 100), (7, 98)]);
+    }
+
+    #[test]
     fn dashes_alternate() {
         let d = dash(&[(0, 0), (100, 0)], &[10.0, 10.0]);
         assert_eq!(d.len(), 5);
