@@ -21,6 +21,10 @@ mkdir -p "$out" "$EVCXR_TMPDIR"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
+if ! command -v python3 >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-venv >/dev/null
+fi
 if [ ! -x "$venv/bin/jupyter-nbconvert" ]; then
   echo "notebooks: installing jupyter, nbconvert, nbclient and ipykernel into $venv" >&2
   if ! python3 -m venv "$venv" >/dev/null 2>&1; then
