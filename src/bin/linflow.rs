@@ -68,6 +68,32 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Cmd::Reproduce { name, out, quick } if name == "all" => match experiments::reproduce_all(&out, quick, true) {
+            Ok(index) => {
+                for e in &index.experiments {
+                    println!(
+                        "{:<5} {:<28} {}/{} checks",
+                        e.status.to_uppercase(),
+                        e.name,
+                        e.checks_passed,
+                        e.checks_total
+                    );
+                    if let Some(err) = &e.error {
+                        eprintln!("error: {}: {err}", e.name);
+                    }
+                }
+                println!("index: {}", out.join("index.md").display());
+                if index.passed() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Cmd::Reproduce { name, out, quick } => {
             let names: Vec<&str> =
                 if name == "all" { experiments::all().iter().map(|e| e.name).collect() } else { vec![name.as_str()] };

@@ -5,6 +5,7 @@
 
 mod closed_forms;
 mod continuous;
+pub mod demo;
 mod foundation;
 mod sam_momentum;
 
@@ -117,6 +118,7 @@ pub fn all() -> Vec<Experiment> {
     v.extend(continuous::experiments());
     v.extend(closed_forms::experiments());
     v.extend(sam_momentum::experiments());
+    v.extend(demo::experiments());
     v
 }
 
@@ -136,4 +138,134 @@ pub fn reproduce(name: &str, out: &Path, quick: bool) -> Result<Summary> {
     let summary = (e.run)(&ctx)?;
     write_json(&ctx.dir.join("summary.json"), &summary)?;
     Ok(summary)
+}
+
+/// One experiment's line in `DIR/index.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// Experiment name (its files are in `DIR/NAME/`).
+    pub name: String,
+    /// What it shows.
+    pub about: String,
+    /// `pass` (every check held), `fail` (some check failed) or `error` (it could not run).
+    pub status: String,
+    /// Checks that held.
+    pub checks_passed: usize,
+    /// All checks.
+    pub checks_total: usize,
+    /// Names of the checks that failed.
+    pub failed: Vec<String>,
+    /// The error, when it could not run.
+    pub error: Option<String>,
+    /// Figure files, relative to `DIR`.
+    pub figures: Vec<String>,
+}
+
+/// What `linflow reproduce all` wrote: one entry per experiment, in registry order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Index {
+    /// Whether reduced sizes were used.
+    pub quick: bool,
+    /// The experiments.
+    pub experiments: Vec<IndexEntry>,
+}
+
+impl Index {
+    /// Whether every experiment ran and passed all its checks.
+    pub fn passed(&self) -> bool {
+        self.experiments.iter().all(|e| e.status == "pass")
+    }
+
+    /// The index as Markdown: a table of experiments with their status and figures (PNG links).
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::from("# linflow: reproduced experiments\n\n");
+        s.push_str(if self.quick { "Reduced sizes (`--quick`).\n\n" } else { "Full sizes.\n\n" });
+        s.push_str("| experiment | status | checks | figures | about |\n|---|---|---|---|---|\n");
+        for e in &self.experiments {
+            let figs: Vec<String> = e
+                .figures
+                .iter()
+                .filter(|f| f.ends_with(".png"))
+                .map(|f| {
+                    format!("[{}]({f})", Path::new(f).file_stem().map(|x| x.to_string_lossy()).unwrap_or_default())
+                })
+                .collect();
+            let status = match &e.error {
+                Some(err) => format!("error: {}", err.replace('|', "/")),
+                None if e.failed.is_empty() => e.status.clone(),
+                None => format!("{} ({})", e.status, e.failed.join(", ")),
+            };
+            s.push_str(&format!(
+                "| [{n}]({n}/summary.json) | {status} | {}/{} | {} | {} |\n",
+                e.checks_passed,
+                e.checks_total,
+                figs.join(" "),
+                e.about.replace('|', "/"),
+                n = e.name
+            ));
+        }
+        s
+    }
+}
+
+/// Runs every named experiment, in registry order, into `out/NAME/` and writes `out/index.json`
+/// and `out/index.md` (atomically). An experiment that fails to run is recorded as `error` and the
+/// others still run. Every experiment draws its data from fixed seeds, so a rerun reproduces the
+/// same summaries and figures. With `progress`, a progress bar on standard error shows which
+/// experiment is running.
+pub fn reproduce_all(out: &Path, quick: bool, progress: bool) -> Result<Index> {
+    let list = all();
+    let bar = if progress {
+        let b = indicatif::ProgressBar::new(list.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        b.enable_steady_tick(std::time::Duration::from_millis(500));
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut index = Index { quick, experiments: Vec::with_capacity(list.len()) };
+    for e in &list {
+        bar.set_message(e.name);
+        let entry = match reproduce(e.name, out, quick) {
+            Ok(s) => {
+                let failed: Vec<String> = s.checks.iter().filter(|c| !c.pass).map(|c| c.name.clone()).collect();
+                IndexEntry {
+                    name: e.name.into(),
+                    about: e.about.into(),
+                    status: if failed.is_empty() { "pass" } else { "fail" }.into(),
+                    checks_passed: s.checks.len() - failed.len(),
+                    checks_total: s.checks.len(),
+                    failed,
+                    error: None,
+                    figures: s.figures.iter().map(|f| format!("{}/{f}", e.name)).collect(),
+                }
+            }
+            Err(err) => IndexEntry {
+                name: e.name.into(),
+                about: e.about.into(),
+                status: "error".into(),
+                checks_passed: 0,
+                checks_total: 0,
+                failed: vec![],
+                error: Some(err.to_string()),
+                figures: vec![],
+            },
+        };
+        if progress {
+            bar.println(format!(
+                "{:<5} {} ({}/{} checks)",
+                entry.status, entry.name, entry.checks_passed, entry.checks_total
+            ));
+        }
+        index.experiments.push(entry);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    write_json(&out.join("index.json"), &index)?;
+    crate::report::write_atomic(&out.join("index.md"), index.to_markdown().as_bytes())?;
+    Ok(index)
 }

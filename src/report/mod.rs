@@ -2,7 +2,7 @@
 
 pub mod plot;
 
-pub use plot::{Figure, Series, Style};
+pub use plot::{Figure, Panels, Series, Style};
 
 use crate::error::{Error, Result};
 use std::path::Path;
