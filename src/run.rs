@@ -94,7 +94,7 @@ pub fn run<S: Scalar>(
             break;
         }
         let loss = model.loss(&p).to_f64();
-        if !(loss.abs() <= limit) {
+        if loss.is_nan() || loss.abs() > limit {
             traj.outcome = Outcome::Diverged { step: k, time: k as f64 * dt, loss };
             keep_last(&mut traj, k - 1, &last, model, dt);
             break;

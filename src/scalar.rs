@@ -56,8 +56,11 @@ pub trait Scalar:
         self.from_i64_like(1)
     }
     /// `x` (rounded to the precision of `self`; exact for [`Q`]).
+    // `self` supplies the precision: the constructor is "like" an existing value.
+    #[allow(clippy::wrong_self_convention)]
     fn from_f64_like(&self, x: f64) -> Self;
     /// The integer `n` with the precision of `self`.
+    #[allow(clippy::wrong_self_convention)]
     fn from_i64_like(&self, n: i64) -> Self;
     /// `num/den` with the precision of `self` (exact for [`Q`]).
     fn ratio_like(&self, num: i64, den: i64) -> Self {
