@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod closed_form;
 pub mod data;
 pub mod error;
 pub mod experiments;

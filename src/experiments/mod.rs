@@ -6,7 +6,9 @@
 mod closed_forms;
 mod continuous;
 pub mod demo;
+mod fibres;
 mod foundation;
+mod orders_discrete;
 mod sam_momentum;
 
 use crate::error::{Error, Result};
@@ -116,6 +118,7 @@ pub fn all() -> Vec<Experiment> {
     let mut v = Vec::new();
     v.extend(foundation::experiments());
     v.extend(continuous::experiments());
+    v.extend(fibres::experiments());
     v.extend(closed_forms::experiments());
     v.extend(sam_momentum::experiments());
     v.extend(demo::experiments());

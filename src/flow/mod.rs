@@ -1,6 +1,7 @@
 //! Continuous-time dynamics: vector fields built on the one gradient, and integrators that return
 //! the same [`Trajectory`] as discrete runs.
 
+pub mod fields;
 mod rk;
 
 pub use rk::{solve, Integrator, SolveOptions};

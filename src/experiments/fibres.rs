@@ -1,0 +1,5 @@
+use super::Experiment;
+
+pub(super) fn experiments() -> Vec<Experiment> {
+    vec![]
+}

@@ -1,0 +1,1 @@
+//! Vector fields beyond plain gradient flow (to be written).
