@@ -30,6 +30,7 @@
 
 pub mod bench;
 pub mod closed_form;
+pub mod config;
 pub mod data;
 pub mod error;
 pub mod experiments;

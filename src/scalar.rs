@@ -62,6 +62,9 @@ pub trait Scalar:
     /// The integer `n` with the precision of `self`.
     #[allow(clippy::wrong_self_convention)]
     fn from_i64_like(&self, n: i64) -> Self;
+    /// The rational `q` (rounded to the precision of `self`; exact for [`Q`]).
+    #[allow(clippy::wrong_self_convention)]
+    fn from_q_like(&self, q: &Q) -> Self;
     /// `num/den` with the precision of `self` (exact for [`Q`]).
     fn ratio_like(&self, num: i64, den: i64) -> Self {
         self.from_i64_like(num) / self.from_i64_like(den)
@@ -148,6 +151,9 @@ impl Scalar for f64 {
     #[inline]
     fn from_i64_like(&self, n: i64) -> Self {
         n as f64
+    }
+    fn from_q_like(&self, q: &Q) -> Self {
+        q.to_f64()
     }
     #[inline]
     fn ratio_like(&self, num: i64, den: i64) -> Self {
@@ -257,6 +263,9 @@ impl Scalar for Mp {
     fn from_f64_like(&self, x: f64) -> Self {
         Mp::with_val(self.prec(), x)
     }
+    fn from_q_like(&self, q: &Q) -> Self {
+        Mp::with_val(self.prec(), q)
+    }
     fn from_i64_like(&self, n: i64) -> Self {
         Mp::with_val(self.prec(), n)
     }
@@ -318,6 +327,9 @@ impl Scalar for Q {
     }
     fn from_f64_like(&self, x: f64) -> Self {
         Q::from_f64(x).unwrap_or_default()
+    }
+    fn from_q_like(&self, q: &Q) -> Self {
+        q.clone()
     }
     fn from_i64_like(&self, n: i64) -> Self {
         Q::from(n)

@@ -1,8 +1,11 @@
 //! The `linflow` command line.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use linflow::config::{ExperimentSpec, PrecisionChoice, RunReport};
 use linflow::experiments;
-use std::path::PathBuf;
+use linflow::sweep::{self, Axis, Grid, Shard};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -12,8 +15,71 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// Number type of a run (default: the file's `precision`).
+#[derive(Args, Clone, Copy)]
+#[group(multiple = false)]
+struct PrecisionArgs {
+    /// MPFR with this many bits.
+    #[arg(long)]
+    bits: Option<u32>,
+    /// Exact rational arithmetic.
+    #[arg(long)]
+    exact: bool,
+    /// IEEE double.
+    #[arg(long)]
+    f64: bool,
+}
+
+impl PrecisionArgs {
+    fn choice(&self) -> linflow::error::Result<Option<PrecisionChoice>> {
+        Ok(match (self.bits, self.exact, self.f64) {
+            (Some(b), _, _) => Some(PrecisionChoice::bits(b)?),
+            (None, true, _) => Some(PrecisionChoice::Exact),
+            (None, false, true) => Some(PrecisionChoice::F64),
+            _ => None,
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
+    /// Runs an experiment file and writes DIR/trajectory.json, DIR/trajectory.csv and
+    /// DIR/summary.json (exit 1 if the run diverged or a law failed, 2 on bad input).
+    Run {
+        /// The experiment file (TOML; format in README.md).
+        file: PathBuf,
+        /// Output directory.
+        #[arg(long, default_value = "out/run")]
+        out: PathBuf,
+        #[command(flatten)]
+        precision: PrecisionArgs,
+    },
+    /// Runs an experiment file and prints, per invariant, its law, worst deviation, tolerance and
+    /// verdict (exit 0 exactly when every law holds, 1 if one fails, 2 on bad input).
+    Check {
+        /// The experiment file.
+        file: PathBuf,
+        #[command(flatten)]
+        precision: PrecisionArgs,
+    },
+    /// Runs an experiment file over a grid of values in parallel: one result file per point in
+    /// DIR/points/ and the merged table DIR/sweep.csv. With --merge, joins the DIRs of shards.
+    Sweep {
+        /// The experiment file (not needed with --merge).
+        file: Option<PathBuf>,
+        /// An axis `key=v1,v2,...` with a dotted key of the file (repeat for a grid).
+        #[arg(long = "grid", value_name = "KEY=V1,V2")]
+        grid: Vec<String>,
+        /// Run only part `i` of `n` (points k with k mod n = i), e.g. a Slurm array task.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Join the point files of these shard directories into DIR/sweep.csv.
+        #[arg(long, num_args = 1.., value_name = "SHARD_DIR")]
+        merge: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long, default_value = "out/sweep")]
+        out: PathBuf,
+    },
     /// Lists the named experiments.
     List,
     /// Runs a named experiment (or `all`) and writes DIR/NAME/summary.json and its figures.
@@ -44,6 +110,32 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Run { file, out, precision } => match run_file(&file, &out, precision) {
+            Ok(report) => {
+                print!("{}", report.table());
+                println!("wrote {}", out.display());
+                status(report.passed())
+            }
+            Err(e) => fail(e),
+        },
+        Cmd::Check { file, precision } => {
+            match precision.choice().and_then(|p| ExperimentSpec::from_file(&file)?.run(p)) {
+                Ok(report) => {
+                    print!("{}", report.table());
+                    status(report.passed())
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Cmd::Sweep { file, grid, shard, merge, out } => {
+            match sweep_cmd(file.as_deref(), &grid, shard.as_deref(), &merge, &out) {
+                Ok(failed) => {
+                    println!("wrote {}", out.join("sweep.csv").display());
+                    status(failed == 0)
+                }
+                Err(e) => fail(e),
+            }
+        }
         Cmd::List => {
             for e in experiments::all() {
                 println!("{:<24} {}", e.name, e.about);
@@ -125,4 +217,78 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn status(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn fail(e: linflow::error::Error) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}
+
+/// Runs `file` and writes its trajectory and summary into `out` (each file atomically).
+fn run_file(file: &Path, out: &Path, precision: PrecisionArgs) -> linflow::error::Result<RunReport> {
+    let spec = ExperimentSpec::from_file(file)?;
+    let report = spec.run(precision.choice()?)?;
+    std::fs::create_dir_all(out)
+        .map_err(|source| linflow::error::Error::Io { path: out.display().to_string(), source })?;
+    linflow::report::write_json(&out.join("trajectory.json"), &report.trajectory)?;
+    linflow::report::write_atomic(&out.join("trajectory.csv"), report.trajectory.to_csv().as_bytes())?;
+    linflow::report::write_json(&out.join("summary.json"), &report.summary())?;
+    if !report.trajectory.outcome.is_done() {
+        eprintln!(
+            "stopped: {:?}; the last finite state is the last one in {}",
+            report.trajectory.outcome,
+            out.join("trajectory.json").display()
+        );
+    }
+    Ok(report)
+}
+
+/// Runs or merges a sweep; returns the number of points that failed.
+fn sweep_cmd(
+    file: Option<&Path>,
+    axes: &[String],
+    shard: Option<&str>,
+    merge: &[PathBuf],
+    out: &Path,
+) -> linflow::error::Result<usize> {
+    use linflow::error::Error;
+    let results = if !merge.is_empty() {
+        sweep::merge(merge)?
+    } else {
+        let file = file.ok_or_else(|| Error::invalid("file", "a sweep needs an experiment file (or --merge DIRS)"))?;
+        let text =
+            std::fs::read_to_string(file).map_err(|source| Error::Io { path: file.display().to_string(), source })?;
+        let base: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Config {
+            path: file.display().to_string(),
+            message: format!("not valid TOML: {e}"),
+        })?;
+        let grid = Grid::new(axes.iter().map(|a| Axis::parse(a)).collect::<linflow::error::Result<_>>()?);
+        let shard = shard.map(Shard::parse).transpose()?;
+        // Check the first point before spreading out, so a bad file fails once and clearly.
+        ExperimentSpec::from_table(&grid.point(&base, 0)?, "sweep")?;
+        let stem = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        sweep::run(&base, &grid, shard, out, |doc| {
+            let report = ExperimentSpec::from_table(doc, &stem)?.run(None)?;
+            let mut m = BTreeMap::new();
+            let t = &report.trajectory;
+            m.insert("final_loss".to_string(), t.loss.last().copied().unwrap_or(f64::NAN));
+            m.insert("grad_calls".to_string(), t.grad_calls as f64);
+            m.insert("done".to_string(), if t.outcome.is_done() { 1.0 } else { 0.0 });
+            m.insert("passed".to_string(), if report.passed() { 1.0 } else { 0.0 });
+            for v in &report.verdicts {
+                m.insert(format!("worst_rel_{}", v.quantity), v.worst_rel);
+            }
+            Ok(m)
+        })?
+    };
+    sweep::write_table(out, &results)?;
+    Ok(results.iter().filter(|r| r.result.is_err()).count())
 }
