@@ -32,3 +32,8 @@ fn bar() {
 fn sam_diagonal() {
     check("sam-diagonal");
 }
+
+#[test]
+fn sam_lora() {
+    check("sam-lora");
+}
