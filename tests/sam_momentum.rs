@@ -5,6 +5,12 @@ use linflow::experiments::reproduce;
 fn check(name: &str) {
     let dir = std::env::temp_dir().join(format!("linflow-sam-momentum-{}-{name}", std::process::id()));
     let s = reproduce(name, &dir, true).unwrap();
+    for c in &s.checks {
+        println!("{name}: {} {} observed {:e} tolerance {:e}", if c.pass { "pass" } else { "FAIL" }, c.name, c.observed, c.tolerance);
+    }
+    for n in &s.notes {
+        println!("{name}: note: {n}");
+    }
     let failed: Vec<_> = s.checks.iter().filter(|c| !c.pass).collect();
     assert!(failed.is_empty(), "{name}: failed {failed:#?}\nnotes {:#?}", s.notes);
     assert!(!s.checks.is_empty(), "{name} has no checks");

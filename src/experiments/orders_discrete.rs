@@ -156,6 +156,9 @@ mod tests {
         let ctx = Ctx { dir: dir.clone(), quick: true };
         let mut s = Summary::new("orders", "test");
         discrete_checks(&ctx, &mut s).unwrap();
+        for n in &s.notes {
+            println!("{n}");
+        }
         assert_eq!(s.checks.len(), 4);
         assert!(s.passed(), "{:#?}\n{:#?}", s.checks, s.notes);
         assert!(!s.figures.is_empty());
