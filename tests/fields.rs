@@ -3,9 +3,7 @@
 //! forms, discrete methods converging to their flows, and deep gradient flow for the end-to-end
 //! flow.
 
-use linflow::flow::fields::{
-    psd_power, EndToEndFlow, HeavyBallFlow, Hvp, ModifiedGdFlow, SamFlow, SamForm, UsamFlow,
-};
+use linflow::flow::fields::{psd_power, EndToEndFlow, HeavyBallFlow, Hvp, ModifiedGdFlow, SamFlow, SamForm, UsamFlow};
 use linflow::prelude::*;
 
 /// A 2-3-2 network on a regression loss with weight decay (all rational-exact after casting).
@@ -129,15 +127,9 @@ fn scalar(w: f64) -> Params<f64> {
 }
 
 fn final_scalar<F: VectorField<f64>>(field: &mut F, model: &Model<f64>, y0: &Params<f64>, t1: f64, h: f64) -> Vec<f64> {
-    let traj = solve(
-        field,
-        model,
-        y0,
-        &Integrator::Rk4 { h },
-        &SolveOptions { t1, save_times: vec![] },
-        &mut Monitor::new(),
-    )
-    .unwrap();
+    let traj =
+        solve(field, model, y0, &Integrator::Rk4 { h }, &SolveOptions { t1, save_times: vec![] }, &mut Monitor::new())
+            .unwrap();
     traj.states.last().unwrap().flatten()
 }
 

@@ -6,7 +6,13 @@ fn check(name: &str) {
     let dir = std::env::temp_dir().join(format!("linflow-sam-momentum-{}-{name}", std::process::id()));
     let s = reproduce(name, &dir, true).unwrap();
     for c in &s.checks {
-        println!("{name}: {} {} observed {:e} tolerance {:e}", if c.pass { "pass" } else { "FAIL" }, c.name, c.observed, c.tolerance);
+        println!(
+            "{name}: {} {} observed {:e} tolerance {:e}",
+            if c.pass { "pass" } else { "FAIL" },
+            c.name,
+            c.observed,
+            c.tolerance
+        );
     }
     for n in &s.notes {
         println!("{name}: note: {n}");

@@ -39,14 +39,26 @@ pub(crate) fn log_log_slope(points: &[(f64, f64)]) -> f64 {
 }
 
 fn flow_end<F: VectorField<f64>>(field: &mut F, model: &Model<f64>, y0: &Params<f64>, t1: f64) -> Result<Params<f64>> {
-    let traj =
-        solve(field, model, y0, &Integrator::Rk4 { h: H_REF }, &SolveOptions { t1, save_times: vec![] }, &mut Monitor::new())?;
+    let traj = solve(
+        field,
+        model,
+        y0,
+        &Integrator::Rk4 { h: H_REF },
+        &SolveOptions { t1, save_times: vec![] },
+        &mut Monitor::new(),
+    )?;
     Ok(traj.states.last().expect("solve keeps the final state").clone())
 }
 
 fn discrete_end(model: &Model<f64>, method: Method, p0: &Params<f64>, steps: usize) -> Result<Params<f64>> {
     let mut opt = Optimizer::new(method, &0.0)?;
-    let traj = run(model, &mut opt, p0, &RunOptions::steps(steps).save(crate::trajectory::Save::Every { n: steps }), &mut Monitor::new())?;
+    let traj = run(
+        model,
+        &mut opt,
+        p0,
+        &RunOptions::steps(steps).save(crate::trajectory::Save::Every { n: steps }),
+        &mut Monitor::new(),
+    )?;
     Ok(traj.states.last().expect("run keeps the final state").clone())
 }
 

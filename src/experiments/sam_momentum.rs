@@ -87,11 +87,11 @@ fn draw_target(toy: Toy, model: &mut Model<f64>, alpha: f64, rng: &mut ChaCha8Rn
     match toy {
         Toy::Nop => {
             let scale = [1.0, 0.8, 0.5];
-            for i in 0..3 {
+            for (i, si) in scale.iter().enumerate() {
                 for j in 0..3 {
                     let a = if i == 0 && j == 0 { 0.5 } else { 0.0 };
                     let n: f64 = rng.sample(StandardNormal);
-                    *phi.get_mut(i, j) = a + alpha * scale[i] * n;
+                    *phi.get_mut(i, j) = a + alpha * si * n;
                 }
             }
         }
@@ -138,7 +138,8 @@ fn noisy_run(
     let bal = |p: &Params<f64>| 0.5 * (p.blocks[0].norm_sq() - p.blocks[1].norm_sq());
     // Time in the paper's units: its step is half ours.
     let tp = 0.5 * method.eta();
-    let mut out = NoisyRun { b: vec![(0.0, bal(&p))], states: vec![p.clone()], laws: vec![], last: p.clone(), grad_calls: 0 };
+    let mut out =
+        NoisyRun { b: vec![(0.0, bal(&p))], states: vec![p.clone()], laws: vec![], last: p.clone(), grad_calls: 0 };
     monitor.start(&model, &p);
     for k in 1..=steps {
         draw_target(toy, &mut model, alpha, &mut rng);
@@ -188,7 +189,15 @@ fn mean_sam_drift(model: &mut Model<f64>, p: &Params<f64>, c: f64, noises: &[Mat
 
 /// The zero-drift balancedness on the scaling orbit of `p`: the B of `(c·x, y/c)` where SAM's
 /// expected one-step change of B vanishes (bisection in ln c; the drift decreases in c).
-fn orbit_equilibrium(toy: Toy, p: &Params<f64>, alpha: f64, eta: f64, rho: f64, samples: usize, seed: u64) -> Result<f64> {
+fn orbit_equilibrium(
+    toy: Toy,
+    p: &Params<f64>,
+    alpha: f64,
+    eta: f64,
+    rho: f64,
+    samples: usize,
+    seed: u64,
+) -> Result<f64> {
     let mut model = toy_model(toy)?;
     let mut rng = data::rng(seed);
     let noises: Vec<Mat<f64>> = (0..samples)
@@ -257,10 +266,8 @@ fn run_sam_balancedness(ctx: &Ctx) -> Result<Summary> {
         ));
         let drift = r.b.last().map(|x| x.1).unwrap_or(f64::NAN) - b0;
         s.notes.push(format!("SGD NOP alpha {alpha}: B_T - B_0 = {drift:.3e} over paper time {t_paper}"));
-        fig_nop = fig_nop.with(Series::line(
-            format!("SGD α = {alpha}"),
-            r.b.iter().map(|&(t, b)| (t, 2.0 * b.abs())).collect(),
-        ));
+        fig_nop = fig_nop
+            .with(Series::line(format!("SGD α = {alpha}"), r.b.iter().map(|&(t, b)| (t, 2.0 * b.abs())).collect()));
     }
 
     // --- SAM on NOP at several noise levels.
@@ -268,7 +275,8 @@ fn run_sam_balancedness(ctx: &Ctx) -> Result<Summary> {
     let sam_alphas: &[f64] = if ctx.quick { &[0.0, 1.0, 2.0] } else { &[0.0, 0.5, 1.0, 2.0] };
     for &alpha in sam_alphas {
         let mut mon = Monitor::new().track(FactorBalance, Law::sam_factor(eta, rho_nop));
-        let r = noisy_run(Toy::Nop, &p0, Method::Sam { eta, rho: rho_nop }, alpha, steps, every, 11, &mut mon, |_, _| {})?;
+        let r =
+            noisy_run(Toy::Nop, &p0, Method::Sam { eta, rho: rho_nop }, alpha, steps, every, 11, &mut mon, |_, _| {})?;
         s.check(Check::at_most(
             format!("sam-exact-drift-nop-alpha-{alpha}"),
             "SAM changes B by exactly eta rho u (<g_x,h_x> - <g_y,h_y>) + (eta^2/2)(|h_x|^2 - |h_y|^2) per step \
@@ -276,10 +284,8 @@ fn run_sam_balancedness(ctx: &Ctx) -> Result<Summary> {
             r.laws[0].worst_rel,
             1e-12,
         ));
-        fig_nop = fig_nop.with(Series::line(
-            format!("SAM α = {alpha}"),
-            r.b.iter().map(|&(t, b)| (t, 2.0 * b.abs())).collect(),
-        ));
+        fig_nop = fig_nop
+            .with(Series::line(format!("SAM α = {alpha}"), r.b.iter().map(|&(t, b)| (t, 2.0 * b.abs())).collect()));
         let bt = r.b.last().map(|x| x.1).unwrap_or(f64::NAN);
         let wt = r.last.norm_sq();
         s.notes.push(format!("SAM NOP alpha {alpha}: B_T = {bt:.4}, |w_T|^2 = {wt:.3e}"));
@@ -348,15 +354,16 @@ fn run_sam_balancedness(ctx: &Ctx) -> Result<Summary> {
     for &alpha in op_alphas {
         let (mut first, mut refined) = (0.0, 0.0);
         let mut mon = Monitor::new();
-        let r = noisy_run(Toy::Op, &p0, Method::Sam { eta, rho: rho_op }, alpha, steps, every, 13, &mut mon, |m, rec| {
-            let (x, y) = (&rec.before.blocks[0], &rec.before.blocks[1]);
-            let xy = x.dot(y);
-            let fp = xy - m.loss_target_scalar();
-            let w = (x.norm_sq() + y.norm_sq()).sqrt();
-            let a = 2.0 * rho_op * fp.abs() / w;
-            first += eta * a;
-            refined += eta * (a + 2.0 * rho_op * rho_op + 2.0 * rho_op.powi(3) * fp.signum() * xy / w.powi(3));
-        })?;
+        let r =
+            noisy_run(Toy::Op, &p0, Method::Sam { eta, rho: rho_op }, alpha, steps, every, 13, &mut mon, |m, rec| {
+                let (x, y) = (&rec.before.blocks[0], &rec.before.blocks[1]);
+                let xy = x.dot(y);
+                let fp = xy - m.loss_target_scalar();
+                let w = (x.norm_sq() + y.norm_sq()).sqrt();
+                let a = 2.0 * rho_op * fp.abs() / w;
+                first += eta * a;
+                refined += eta * (a + 2.0 * rho_op * rho_op + 2.0 * rho_op.powi(3) * fp.signum() * xy / w.powi(3));
+            })?;
         let bt = r.b.last().map(|x| x.1).unwrap_or(f64::NAN);
         let actual = (bt / b0).abs().ln();
         s.check(Check::at_most(
@@ -382,7 +389,8 @@ fn run_sam_balancedness(ctx: &Ctx) -> Result<Summary> {
                 0.5,
             ));
         }
-        fig_op = fig_op.with(Series::line(format!("SAM α = {alpha}"), r.b.iter().map(|&(t, b)| (t, 2.0 * b.abs())).collect()));
+        fig_op = fig_op
+            .with(Series::line(format!("SAM α = {alpha}"), r.b.iter().map(|&(t, b)| (t, 2.0 * b.abs())).collect()));
         fig_op = fig_op.with(
             Series::line(
                 format!("prediction α = {alpha}"),
@@ -461,7 +469,13 @@ impl TargetScalar for Model<f64> {
 
 /// Sparse regression on a diagonal net `β = u⊙v`: `X` (`d×n`, samples are columns) i.i.d.
 /// N(0,1), `β*` `s`-sparse, `y = β*X`; start `u = √2·α`, `v = 0`.
-fn diagonal_problem(n: usize, d: usize, s: usize, alpha: f64, seed: u64) -> Result<(Model<f64>, Params<f64>, Mat<f64>)> {
+fn diagonal_problem(
+    n: usize,
+    d: usize,
+    s: usize,
+    alpha: f64,
+    seed: u64,
+) -> Result<(Model<f64>, Params<f64>, Mat<f64>)> {
     let mut rng = data::rng(seed);
     let beta_star = data::sparse_row(d, s, &mut rng);
     let x = data::gaussian(d, n, 1.0, &mut rng);
@@ -542,7 +556,13 @@ fn run_momentum_lambda(ctx: &Ctx) -> Result<Summary> {
         let steps = (t1 / dt).round() as usize;
         let every = (every_t / dt).round() as usize;
         let mut opt = Optimizer::new(Method::HeavyBall { eta: gamma, beta }, &0.0)?;
-        let r = run(&model, &mut opt, &p0, &RunOptions::steps(steps).save(crate::trajectory::Save::Every { n: every }), &mut Monitor::new())?;
+        let r = run(
+            &model,
+            &mut opt,
+            &p0,
+            &RunOptions::steps(steps).save(crate::trajectory::Save::Every { n: every }),
+            &mut Monitor::new(),
+        )?;
         let mut worst: f64 = 0.0;
         let mut series = Vec::new();
         for (k, st) in r.states.iter().enumerate() {
@@ -560,7 +580,8 @@ fn run_momentum_lambda(ctx: &Ctx) -> Result<Summary> {
         fig_pairs = fig_pairs.with(Series::line(format!("β = {beta}, γ = {gamma:.2e}, Δt = {dt}"), series));
         smallest_dt_end = last;
     }
-    let margin_claim = "the error is C dt (1 + a dt + ...); over dt = 0.05..0.00625 the fitted slope moves by about a times \
+    let margin_claim =
+        "the error is C dt (1 + a dt + ...); over dt = 0.05..0.00625 the fitted slope moves by about a times \
                         the mean dt (~0.02), so 0.15 admits |a| up to ~7";
     let sp = super::orders_discrete::log_log_slope(&path_err);
     s.check(Check::near(
@@ -585,7 +606,13 @@ fn run_momentum_lambda(ctx: &Ctx) -> Result<Summary> {
         let gamma = 2.0 * lambda * (1.0 - beta) * (1.0 - beta);
         let steps = (t1 / (gamma / (1.0 - beta))).round() as usize;
         let mut opt = Optimizer::new(Method::HeavyBall { eta: gamma, beta }, &0.0)?;
-        let r = run(&model, &mut opt, &p0, &RunOptions::steps(steps).save(crate::trajectory::Save::FinalOnly), &mut Monitor::new())?;
+        let r = run(
+            &model,
+            &mut opt,
+            &p0,
+            &RunOptions::steps(steps).save(crate::trajectory::Save::FinalOnly),
+            &mut Monitor::new(),
+        )?;
         let other = max_abs_diff(&model.end_to_end(r.states.last().expect("final")), &beta_of(&traj.states[m]));
         let pair = end_err[end_err.len() - 1].1;
         s.check(Check::at_least(
@@ -627,9 +654,9 @@ fn run_momentum_lambda(ctx: &Ctx) -> Result<Summary> {
     let (u, v, du, dv) = (&yt.blocks[0], &yt.blocks[1], &yt.blocks[2], &yt.blocks[3]);
     let delta0 = p0.blocks[0].get(0, 0).powi(2);
     let mut bal_err: f64 = 0.0;
-    for i in 0..d {
+    for (i, ib) in int_bal.iter().enumerate() {
         let (ui, vi, dui, dvi) = (*u.get(0, i), *v.get(0, i), *du.get(0, i), *dv.get(0, i));
-        let q = ui * ui - vi * vi + 2.0 * lambda * (ui * dui - vi * dvi) - 2.0 * lambda * int_bal[i];
+        let q = ui * ui - vi * vi + 2.0 * lambda * (ui * dui - vi * dvi) - 2.0 * lambda * ib;
         bal_err = bal_err.max((q - delta0).abs() / delta0);
     }
     s.check(Check::at_most(
@@ -693,16 +720,18 @@ fn run_momentum_lambda(ctx: &Ctx) -> Result<Summary> {
     }
 
     // --- Sparsity of the recovered solution against lambda.
-    let mut fig_sp = Figure::new(
-        "momentum_sparsity",
-        "Recovery against λ (momentum flow, t = T)",
-        "λ",
-        "‖β_T − β*‖₂",
-    );
+    let mut fig_sp = Figure::new("momentum_sparsity", "Recovery against λ (momentum flow, t = T)", "λ", "‖β_T − β*‖₂");
     let mut pts = Vec::new();
     for &lam in &[0.0, 0.05, 0.1, 0.15] {
         let end = if lam == 0.0 {
-            let tr = solve(&mut GradientFlow::new(&model), &model, &p0, &Integrator::Rk4 { h: 5e-3 }, &SolveOptions { t1, save_times: vec![] }, &mut Monitor::new())?;
+            let tr = solve(
+                &mut GradientFlow::new(&model),
+                &model,
+                &p0,
+                &Integrator::Rk4 { h: 5e-3 },
+                &SolveOptions { t1, save_times: vec![] },
+                &mut Monitor::new(),
+            )?;
             tr.states.last().expect("final").clone()
         } else {
             let tr = solve(
@@ -719,7 +748,10 @@ fn run_momentum_lambda(ctx: &Ctx) -> Result<Summary> {
         let err = b.sub(&beta_star).norm_sq().sqrt();
         let l1: f64 = b.as_slice().iter().map(|x| x.abs()).sum();
         pts.push((lam, err));
-        s.notes.push(format!("lambda {lam}: |beta_T - beta*|_2 = {err:.4}, |beta_T|_1 = {l1:.4}, loss {:.2e}", model.loss(&end)));
+        s.notes.push(format!(
+            "lambda {lam}: |beta_T - beta*|_2 = {err:.4}, |beta_T|_1 = {l1:.4}, loss {:.2e}",
+            model.loss(&end)
+        ));
     }
     s.notes.push(
         "sparsity: compare the recovery errors above across lambda; on this problem momentum does not improve recovery \
@@ -802,7 +834,10 @@ fn run_bar(ctx: &Ctx) -> Result<Summary> {
             }
             let bt = r.b.last().map(|x| x.1).unwrap_or(f64::NAN);
             let (x, y) = (&r.last.blocks[0], &r.last.blocks[1]);
-            let clean = 0.5 * x.prod(false, y, true).sub(&Mat::from_fn(3, 3, |i, j| if i == 0 && j == 0 { 0.5 } else { 0.0 })).norm_sq();
+            let clean = 0.5
+                * x.prod(false, y, true)
+                    .sub(&Mat::from_fn(3, 3, |i, j| if i == 0 && j == 0 { 0.5 } else { 0.0 }))
+                    .norm_sq();
             s.notes.push(format!(
                 "noise {noise}, {}: B_T = {bt:.4}, clean loss {clean:.3e}, gradient calls per step {:.2}",
                 m.name(),
@@ -933,8 +968,8 @@ fn run_sam_diagonal(ctx: &Ctx) -> Result<Summary> {
             } else {
                 1.0
             };
-            for i in 0..d {
-                integral[i] += eta * g.get(0, i).powi(2) * scale;
+            for (i, acc) in integral.iter_mut().enumerate() {
+                *acc += eta * g.get(0, i).powi(2) * scale;
             }
             let rec = opt.step(&model, &mut p)?;
             mon.after_step(&model, &rec, &p, k, &(k as f64 * eta));
@@ -950,12 +985,12 @@ fn run_sam_diagonal(ctx: &Ctx) -> Result<Summary> {
         let mut worst: f64 = 0.0;
         let mut worst_refined: f64 = 0.0;
         let mut pts = Vec::new();
-        for i in 0..d {
+        for (i, int_i) in integral.iter().enumerate() {
             let delta = p.blocks[0].get(0, i).powi(2) - p.blocks[1].get(0, i).powi(2);
             let measured = (delta / delta0).ln();
-            let pred = -2.0 * rho * integral[i];
+            let pred = -2.0 * rho * int_i;
             // GD's own step adds -eta int g^2 (its per-step factor 1 - eta^2 g^2), USAM only.
-            let refined = if normalized { pred } else { pred - eta * integral[i] };
+            let refined = if normalized { pred } else { pred - eta * int_i };
             pts.push((pred, measured));
             diag_line.push((pred, pred));
             if pred.abs() > 1e-2 {
@@ -999,7 +1034,15 @@ struct LoraRun {
 /// `layers` LoRA-like layers `½‖X_lY_lᵀ − (A_l + αN)‖²` (`m×n`, rank `r`, `A_l` of rank `r`,
 /// fresh i.i.d. noise), trained jointly by SAM (one normalization over all layers, `rho > 0`) or
 /// by SGD (`rho = 0`); start `X_l ~ 0.8·N(0,1)`, `Y_l = 0` (LoRA's initialization).
-fn lora_run(layers: usize, shape: (usize, usize, usize), alpha: f64, eta: f64, rho: f64, t1: f64, seed: u64) -> Result<LoraRun> {
+fn lora_run(
+    layers: usize,
+    shape: (usize, usize, usize),
+    alpha: f64,
+    eta: f64,
+    rho: f64,
+    t1: f64,
+    seed: u64,
+) -> Result<LoraRun> {
     let (m, n, r) = shape;
     let arch = Arch::Factor { d1: m, d2: n, r };
     let mut rng = data::rng(seed);
@@ -1094,7 +1137,8 @@ fn run_sam_lora(ctx: &Ctx) -> Result<Summary> {
         s.notes.push(format!("layer {l}: B_0 = {:.4}, SGD B_T = {b_sgd:.4}, SAM B_T = {b_sam:.4}", sam.b[l][0].1));
         fig = fig.with(Series::line(format!("SAM layer {l}"), sam.b[l].iter().map(|&(t, b)| (t, b.abs())).collect()));
         fig = fig.with(
-            Series::line(format!("SGD layer {l}"), sgd.b[l].iter().map(|&(t, b)| (t, b.abs())).collect()).styled(Style::Dashed),
+            Series::line(format!("SGD layer {l}"), sgd.b[l].iter().map(|&(t, b)| (t, b.abs())).collect())
+                .styled(Style::Dashed),
         );
     }
     s.check(Check::at_least(
