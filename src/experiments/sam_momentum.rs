@@ -753,11 +753,18 @@ fn run_momentum_lambda(ctx: &Ctx) -> Result<Summary> {
             model.loss(&end)
         ));
     }
-    s.notes.push(
-        "sparsity: compare the recovery errors above across lambda; on this problem momentum does not improve recovery \
-         (the effective scale shrinks most on the support), matching the reference computations"
-            .into(),
-    );
+    let worse = pts.windows(2).all(|w| w[1].1 >= w[0].1);
+    s.notes.push(format!(
+        "sparsity at t = {t1} (not the t -> infinity limit: the loss is still ~1e-3): the recovery error {} with \
+         lambda on this problem{}",
+        if worse { "grows monotonically" } else { "is not monotone" },
+        if worse {
+            "; momentum does not help recovery here (the effective scale shrinks most on the support), as in the \
+             reference computations"
+        } else {
+            ""
+        }
+    ));
     fig_sp = fig_sp.with(Series::line("momentum flow", pts));
     ctx.save_figure(&fig_sp, &mut s)?;
     Ok(s)
@@ -998,21 +1005,33 @@ fn run_sam_diagonal(ctx: &Ctx) -> Result<Summary> {
                 worst_refined = worst_refined.max(((measured - refined) / refined).abs());
             }
         }
-        let tol = 0.15;
-        s.check(Check::at_most(
-            format!("{label}-exponent"),
-            format!(
-                "ln(Delta_T/Delta_0) per coordinate matches -2 rho int {} dt (coordinates with exponent > 0.01) within \
-                 {tol} relative: the first-order flow neglects O(rho) relative terms (g' = g + O(rho)) and, for USAM, \
-                 GD's -eta int g^2 (eta/(2 rho) = 2%)",
-                if normalized { "g_i^2/|grad_(u,v) L|" } else { "g_i^2" }
-            ),
-            worst,
-            tol,
-        ));
-        s.notes.push(format!(
-            "{label}: worst relative deviation of the exponent {worst:.3} (with GD's eta term for USAM: {worst_refined:.3})"
-        ));
+        if normalized {
+            s.notes.push(format!(
+                "sam (normalized): worst relative deviation of ln(Delta_T/Delta_0) from -2 rho int g_i^2/|grad_(u,v) L| dt \
+                 is {worst:.3}; not checked: the ascent has fixed length rho while |grad L| falls with the loss, so \
+                 g' = g + O(rho/|grad L|) and the first-order exponent degrades along the run (the exact per-step \
+                 identity above still holds)"
+            ));
+        } else {
+            s.check(Check::at_most(
+                "usam-exponent",
+                "ln(Delta_T/Delta_0) per coordinate (coordinates with exponent > 0.01) matches -2 rho int g_i^2 dt \
+                 within 10% relative: GD's own factor 1 - eta^2 g^2 adds eta/(2 rho) = 2%, and g' = g + O(rho) adds \
+                 O(rho) relative terms",
+                worst,
+                0.1,
+            ));
+            s.check(Check::at_most(
+                "usam-exponent-with-gd-term",
+                "with GD's term, -(2 rho + eta) int g_i^2 dt matches within 3% relative (what is left is O(rho) from \
+                 g' - g, measured at about 1%)",
+                worst_refined,
+                0.03,
+            ));
+            s.notes.push(format!(
+                "usam: worst relative deviation of the exponent {worst:.3} (with GD's eta term: {worst_refined:.3})"
+            ));
+        }
         fig = fig.with(Series::points(label, pts));
     }
     diag_line.sort_by(|a, b| a.0.total_cmp(&b.0));
