@@ -307,4 +307,15 @@ fn bad_inputs_are_errors() {
     let deep = Model::new(Arch::deep_linear(&[1, 1, 1]).unwrap(), Loss::target(Mat::zeros(1, 1, &0.0))).unwrap();
     assert!(EndToEndFlow::new(&deep, 2).is_err());
     assert!(EndToEndFlow::new(&model, 0).is_err());
+    // A phase state whose position blocks do not fit the model is rejected by solve.
+    let bad = HeavyBallFlow::initial(&Params::new(vec![Mat::zeros(2, 1, &0.0)]));
+    let r = solve(
+        &mut HeavyBallFlow::new(&model, 0.1).unwrap(),
+        &model,
+        &bad,
+        &Integrator::Rk4 { h: 0.1 },
+        &SolveOptions { t1: 1.0, save_times: vec![] },
+        &mut Monitor::new(),
+    );
+    assert!(r.is_err());
 }

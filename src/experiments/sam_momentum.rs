@@ -556,13 +556,21 @@ fn run_momentum_lambda(ctx: &Ctx) -> Result<Summary> {
         let steps = (t1 / dt).round() as usize;
         let every = (every_t / dt).round() as usize;
         let mut opt = Optimizer::new(Method::HeavyBall { eta: gamma, beta }, &0.0)?;
+        let mut mon = Monitor::new().track(crate::invariants::DiagonalBalance, Law::heavy_ball_diagonal(gamma, beta));
         let r = run(
             &model,
             &mut opt,
             &p0,
             &RunOptions::steps(steps).save(crate::trajectory::Save::Every { n: every }),
-            &mut Monitor::new(),
+            &mut mon,
         )?;
+        s.check(Check::at_most(
+            format!("heavy-ball-identity-beta-{beta}"),
+            "each heavy-ball step moves u^2 - v^2 by exactly Delta(1 - gamma^2 g^2) + 2 beta (u du - v dv) + \
+             beta^2 (du^2 - dv^2) - 2 gamma beta g (du v - dv u) (rounding only: 1e-12 relative)",
+            r.laws[0].worst_rel,
+            1e-12,
+        ));
         let mut worst: f64 = 0.0;
         let mut series = Vec::new();
         for (k, st) in r.states.iter().enumerate() {
@@ -950,7 +958,7 @@ fn run_sam_diagonal(ctx: &Ctx) -> Result<Summary> {
 
     let mut fig = Figure::new(
         "sam_diagonal_exponent",
-        "Balancing exponent per coordinate: measured ln(Δ_T/Δ_0) against −2ρ∫g² dt",
+        "Balancing exponent: measured ln(Δ_T/Δ_0) vs −2ρ∫g² dt",
         "predicted exponent",
         "measured ln(Δ_T/Δ_0)",
     );

@@ -401,7 +401,9 @@ impl<S: Scalar> VectorField<S> for ModifiedGdFlow<'_, S> {
 /// i.e. $\lambda\ddot w + \dot w + \nabla L(w) = 0$ (Papazov–Pesme–Flammarion). Discrete heavy
 /// ball with step γ and momentum β (and $w_{-1} = w_0$) follows it with $\lambda = \gamma/(1-\beta)^2$,
 /// one step covering $\Delta t = \gamma/(1-\beta)$, from $\dot w(0) = 0$ ([`HeavyBallFlow::initial`]).
-/// [`crate::flow::solve`] checks and evaluates the loss on the leading (position) blocks.
+/// [`crate::flow::solve`] checks and evaluates the loss on the leading (position) blocks; a
+/// [`crate::invariants::Monitor`] passed to it sees the whole phase state (quantities that read
+/// the first blocks only, such as `DiagonalBalance` or `FactorBalance`, read the position).
 pub struct HeavyBallFlow<'a, S: Scalar> {
     model: &'a Model<S>,
     inv_lambda: S,
