@@ -395,6 +395,17 @@ impl<S: Scalar> VectorField<S> for ModifiedGdFlow<'_, S> {
 // ---------------------------------------------------------------------------------------------
 // Heavy-ball momentum flow.
 
+/// The model's own blocks of a state: phase-space states (heavy ball's $(w, \dot w)$) append
+/// blocks after the model's, and the integrators check and evaluate the loss on the leading ones.
+pub(crate) fn position<'y, S: Scalar>(model: &Model<S>, y: &'y Params<S>) -> std::borrow::Cow<'y, Params<S>> {
+    let nb = model.arch.depth();
+    if y.blocks.len() > nb {
+        std::borrow::Cow::Owned(Params::new(y.blocks[..nb].to_vec()))
+    } else {
+        std::borrow::Cow::Borrowed(y)
+    }
+}
+
 /// Heavy-ball momentum as a first-order system: the state is $(w, \dot w)$, the model's blocks
 /// followed by as many velocity blocks, and
 /// $$\dot w = v,\qquad \dot v = -\bigl(v + \nabla L(w)\bigr)/\lambda,$$

@@ -59,15 +59,6 @@ impl Integrator {
     }
 }
 
-/// The first `nb` blocks of `y` (all of them when there are no more).
-fn leading_blocks<S: Scalar>(y: &Params<S>, nb: usize) -> std::borrow::Cow<'_, Params<S>> {
-    if y.blocks.len() > nb {
-        std::borrow::Cow::Owned(Params::new(y.blocks[..nb].to_vec()))
-    } else {
-        std::borrow::Cow::Borrowed(y)
-    }
-}
-
 /// Options of [`solve`].
 #[derive(Clone, Debug)]
 pub struct SolveOptions {
@@ -88,10 +79,7 @@ pub fn solve<S: Scalar, F: VectorField<S>>(
     opts: &SolveOptions,
     monitor: &mut Monitor<S>,
 ) -> Result<Trajectory<S>> {
-    // Phase-space states (heavy ball's (w, w')) append blocks after the model's: the model checks
-    // and evaluates the leading ones.
-    let nb = model.arch.depth();
-    model.check_params(&leading_blocks(y0, nb))?;
+    model.check_params(&super::fields::position(model, y0))?;
     let h = integrator.step_size();
     if !(h.is_finite() && h > 0.0) {
         return Err(Error::invalid("h", format!("step must be finite and > 0, got {h}")));
@@ -119,7 +107,7 @@ pub fn solve<S: Scalar, F: VectorField<S>>(
         times: vec![0.0],
         steps: vec![0],
         states: vec![y0.clone()],
-        loss: vec![model.loss(&leading_blocks(y0, nb)).to_f64()],
+        loss: vec![model.loss(&super::fields::position(model, y0)).to_f64()],
         laws: Vec::new(),
         grad_calls: 0,
         outcome: Outcome::Done,
@@ -152,7 +140,7 @@ pub fn solve<S: Scalar, F: VectorField<S>>(
             traj.outcome = Outcome::NonFinite { step, time: step as f64 * hf };
             traj.times.push((step - 1) as f64 * hf);
             traj.steps.push(step - 1);
-            traj.loss.push(model.loss(&leading_blocks(&last, nb)).to_f64());
+            traj.loss.push(model.loss(&super::fields::position(model, &last)).to_f64());
             traj.states.push(last);
             break;
         }
@@ -163,7 +151,7 @@ pub fn solve<S: Scalar, F: VectorField<S>>(
             monitor.at_time(model, &y, step, &t);
             traj.times.push(step as f64 * hf);
             traj.steps.push(step);
-            traj.loss.push(model.loss(&leading_blocks(&y, nb)).to_f64());
+            traj.loss.push(model.loss(&super::fields::position(model, &y)).to_f64());
             traj.states.push(y.clone());
         }
     }
