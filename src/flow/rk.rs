@@ -79,7 +79,7 @@ pub fn solve<S: Scalar, F: VectorField<S>>(
     opts: &SolveOptions,
     monitor: &mut Monitor<S>,
 ) -> Result<Trajectory<S>> {
-    model.check_params(y0)?;
+    model.check_params(&super::fields::position(model, y0))?;
     let h = integrator.step_size();
     if !(h.is_finite() && h > 0.0) {
         return Err(Error::invalid("h", format!("step must be finite and > 0, got {h}")));
@@ -107,7 +107,7 @@ pub fn solve<S: Scalar, F: VectorField<S>>(
         times: vec![0.0],
         steps: vec![0],
         states: vec![y0.clone()],
-        loss: vec![model.loss(y0).to_f64()],
+        loss: vec![model.loss(&super::fields::position(model, y0)).to_f64()],
         laws: Vec::new(),
         grad_calls: 0,
         outcome: Outcome::Done,
@@ -140,7 +140,7 @@ pub fn solve<S: Scalar, F: VectorField<S>>(
             traj.outcome = Outcome::NonFinite { step, time: step as f64 * hf };
             traj.times.push((step - 1) as f64 * hf);
             traj.steps.push(step - 1);
-            traj.loss.push(model.loss(&last).to_f64());
+            traj.loss.push(model.loss(&super::fields::position(model, &last)).to_f64());
             traj.states.push(last);
             break;
         }
@@ -151,7 +151,7 @@ pub fn solve<S: Scalar, F: VectorField<S>>(
             monitor.at_time(model, &y, step, &t);
             traj.times.push(step as f64 * hf);
             traj.steps.push(step);
-            traj.loss.push(model.loss(&y).to_f64());
+            traj.loss.push(model.loss(&super::fields::position(model, &y)).to_f64());
             traj.states.push(y.clone());
         }
     }
