@@ -134,6 +134,9 @@ impl<S: Scalar> Scalar for Dual<S> {
     fn from_f64_like(&self, x: f64) -> Self {
         Dual::constant(self.re.from_f64_like(x))
     }
+    fn from_q_like(&self, q: &crate::scalar::Q) -> Self {
+        Dual::constant(self.re.from_q_like(q))
+    }
     fn from_i64_like(&self, n: i64) -> Self {
         Dual::constant(self.re.from_i64_like(n))
     }
