@@ -925,22 +925,23 @@ fn read_dynamics(m: &Section, r: &Section) -> Result<Dynamics> {
     };
     let aux = if aux_key.is_empty() { Q::new() } else { m.num_req(aux_key)? };
     let (e, a) = (q_f64(&eta), q_f64(&aux));
-    let method =
-        match kind {
-            "gd" | "sgd" => Method::Gd { eta: e },
-            "sam" => Method::Sam { eta: e, rho: a },
-            "usam" => Method::Usam { eta: e, rho: a },
-            "heavy_ball" => Method::HeavyBall { eta: e, beta: a },
-            "nesterov" => Method::Nesterov { eta: e, beta: a },
-            "nbar" => Method::Bar { eta: e, alpha: a, kind: BarKind::N },
-            "obar" => Method::Bar { eta: e, alpha: a, kind: BarKind::O },
-            other => return Err(bad(
+    let method = match kind {
+        "gd" | "sgd" => Method::Gd { eta: e },
+        "sam" => Method::Sam { eta: e, rho: a },
+        "usam" => Method::Usam { eta: e, rho: a },
+        "heavy_ball" => Method::HeavyBall { eta: e, beta: a },
+        "nesterov" => Method::Nesterov { eta: e, beta: a },
+        "nbar" => Method::Bar { eta: e, alpha: a, kind: BarKind::N },
+        "obar" => Method::Bar { eta: e, alpha: a, kind: BarKind::O },
+        other => {
+            return Err(bad(
                 &m.field("kind"),
                 format!(
                     "expected gd, sgd, sam, usam, heavy_ball, nesterov, nbar, obar or gradient_flow, got \"{other}\""
                 ),
-            )),
-        };
+            ))
+        }
+    };
     method.validate().map_err(|err| match err {
         Error::Invalid { field, message } => bad(&m.field(&field), message),
         err => err,
