@@ -104,7 +104,8 @@ fn tree_enumeration_is_complete() {
 fn tableaux_satisfy_their_order_conditions_and_no_more() {
     // At 256 bits every condition through the design order holds to rounding (|residual| of a sum of
     // at most 11^8 products of O(1) coefficients, each rounded at 2^-256 ≈ 1e-77: 1e-70 is ample), and
-    // some condition of the next order fails by far more than rounding (so the check can fail).
+    // some condition of the next order fails by far more than rounding (above 1e-6; RK8's worst order-9
+    // residual is 4.6e-5), so the check can fail.
     let p = Mp::new(256);
     let cases: Vec<(&str, Tableau<Mp>)> = vec![
         ("euler", Tableau::euler(&p)),
@@ -122,7 +123,7 @@ fn tableaux_satisfy_their_order_conditions_and_no_more() {
         for (k, res) in r[..q].iter().enumerate() {
             assert!(res.to_f64() <= 1e-70, "{name}: order-{} residual {}", k + 1, res.to_f64());
         }
-        assert!(r[q].to_f64() >= 1e-4, "{name}: satisfies order {} too ({})", q + 1, r[q].to_f64());
+        assert!(r[q].to_f64() >= 1e-6, "{name}: satisfies order {} too ({})", q + 1, r[q].to_f64());
     }
 }
 
@@ -148,7 +149,7 @@ fn fitted_orders_match_design() {
         (Integrator::Euler { h: 0.0 }, vec![64, 128, 256, 512], 1.0),
         (Integrator::Heun { h: 0.0 }, vec![32, 64, 128, 256], 2.0),
         (Integrator::Rk4 { h: 0.0 }, vec![8, 16, 32, 64], 4.0),
-        (Integrator::Rk8 { h: 0.0 }, vec![4, 8, 16, 32], 8.0),
+        (Integrator::Rk8 { h: 0.0 }, vec![8, 16, 32, 64], 8.0),
         (Integrator::GaussLegendre { stages: 1, h: 0.0 }, vec![32, 64, 128, 256], 2.0),
         (Integrator::GaussLegendre { stages: 2, h: 0.0 }, vec![8, 16, 32, 64], 4.0),
         (Integrator::GaussLegendre { stages: 3, h: 0.0 }, vec![4, 8, 16, 32], 6.0),
