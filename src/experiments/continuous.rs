@@ -361,6 +361,9 @@ fn log_slope(pts: &[(f64, f64)]) -> f64 {
     lx.iter().zip(&ly).map(|(x, y)| (x - mx) * (y - my)).sum::<f64>() / lx.iter().map(|x| (x - mx).powi(2)).sum::<f64>()
 }
 
+/// `(name, integrator for step h, order, numbers of steps over [0, 1])`.
+type OrderCase = (&'static str, fn(f64) -> Integrator, usize, &'static [usize]);
+
 fn run_orders(ctx: &Ctx) -> Result<Summary> {
     let mut s = Summary::new(
         "orders",
@@ -371,7 +374,7 @@ fn run_orders(ctx: &Ctx) -> Result<Summary> {
         Figure::new("orders_flow", "Integrator error vs step (gradient flow, t = 1)", "step h", "max error at t = 1")
             .log_x()
             .log_y();
-    let cases: [(&str, fn(f64) -> Integrator, usize, &[usize]); 4] = [
+    let cases: [OrderCase; 4] = [
         ("rk4", |h| Integrator::Rk4 { h }, 4, &[8, 16, 32, 64]),
         ("gl2", |h| Integrator::GaussLegendre { stages: 2, h }, 4, &[8, 16, 32, 64]),
         ("gl3", |h| Integrator::GaussLegendre { stages: 3, h }, 6, &[4, 8, 16, 32]),

@@ -221,6 +221,7 @@ pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
             let mut accepted: Option<usize> = None;
             let mut last_row = 0;
             let mut nonfinite = false;
+            #[allow(clippy::needless_range_loop)] // j also selects n_j and the table column
             for j in 0..=top {
                 g.midpoint(field, &t, &y, &f0, &g0, &hs, g.n[j]);
                 g.extrapolate(j);
