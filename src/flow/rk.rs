@@ -242,7 +242,9 @@ impl<S: Scalar> Recorder<'_, S> {
 ///   component), and the energy identity $L(t) + \int_0^t\|\nabla L\|^2ds = L(0)$ of gradient flow
 ///   is checked.
 /// * A non-finite state stops the run with [`Outcome::NonFinite`]; the trajectory ends at the last
-///   finite state.
+///   finite state. Adaptive methods instead shrink the step at a finite-time blow-up and return an
+///   error naming the time at which the step size underflowed; exceeding their step budget ends
+///   the run with [`Outcome::StepLimit`].
 /// * Number types: `Euler`, `Heun`, `Rk4` run in `f64`, `Mp` and `Q`; `Rk8`, `GaussLegendre` and
 ///   `Gbs` need `f64` or `Mp` (an error names the missing operation otherwise); `Dopri5` and
 ///   `Dop853` run in `f64` only.
