@@ -1,5 +1,5 @@
 //! Continuous-time dynamics: vector fields built on the one gradient, and integrators that return
-//! the same [`Trajectory`] as discrete runs.
+//! the same [`Trajectory`](crate::trajectory::Trajectory) as discrete runs.
 
 //!
 //! [`solve`] is the one entry point for every [`Integrator`]: fixed-step explicit Runge–Kutta
