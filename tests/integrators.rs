@@ -225,7 +225,7 @@ fn deep_problem() -> (Model<f64>, Params<f64>) {
     let x = linflow::data::gaussian(3, 12, 1.0, &mut linflow::data::rng(41));
     let y = linflow::data::gaussian(2, 12, 1.0, &mut linflow::data::rng(42));
     let model = Model::new(arch.clone(), Loss::regression(x, y).unwrap()).unwrap();
-    let p0 = init::gaussian(&arch, 0.6, &mut linflow::data::rng(43));
+    let p0 = init::gaussian(&arch, 0.4, &mut linflow::data::rng(43));
     (model, p0)
 }
 

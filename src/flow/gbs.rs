@@ -216,8 +216,14 @@ pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
             }
             let remaining = target - tf;
             let last = h_prop >= remaining * (1.0 - 1e-12);
-            let (hf, hs) =
-                if last { (remaining, target_s.clone() - t.clone()) } else { (h_prop, proto.from_f64_like(h_prop)) };
+            let (hf, hs) = if last {
+                (remaining, target_s.clone() - t.clone())
+            } else if 2.0 * h_prop > remaining {
+                // Two equal steps to the target rather than a full one and a sliver.
+                (remaining / 2.0, proto.from_f64_like(remaining / 2.0))
+            } else {
+                (h_prop, proto.from_f64_like(h_prop))
+            };
             if !f0_valid {
                 field.eval(&t, &y, &mut f0);
                 g.evals += 1;
