@@ -370,11 +370,13 @@ fn max_abs_diff<S: Scalar>(a: &[Mat<S>], b: &[Mat<S>]) -> Option<S> {
 pub struct Monitor<S: Scalar> {
     /// The tracked quantities.
     pub tracked: Vec<Tracked<S>>,
+    /// The energy identity of gradient flow, when tracked ([`Monitor::track_energy`]).
+    energy: Option<Tracked<S>>,
 }
 
 impl<S: Scalar> Default for Monitor<S> {
     fn default() -> Self {
-        Monitor { tracked: Vec::new() }
+        Monitor { tracked: Vec::new(), energy: None }
     }
 }
 
@@ -390,9 +392,35 @@ impl<S: Scalar> Monitor<S> {
         self
     }
 
+    /// Also checks the energy identity of gradient flow,
+    /// $L(\theta(t)) + \int_0^t \|\dot\theta\|^2\,ds = L(\theta(0))$, with the integral accumulated by
+    /// the flow solver's own quadrature (flows only: discrete runs ignore it). Its report comes
+    /// after those of the tracked quantities, scaled by $|L(\theta(0))|$.
+    pub fn track_energy(mut self) -> Self {
+        let mut t = Tracked::new(LossValue, Law::Conserved);
+        t.report.quantity = "energy".into();
+        t.report.law = "L(t) + int_0^t |dtheta/dt|^2 ds = L(0)".into();
+        self.energy = Some(t);
+        self
+    }
+
+    /// Whether the energy identity is tracked.
+    pub fn tracks_energy(&self) -> bool {
+        self.energy.is_some()
+    }
+
+    /// Checks the energy identity at time `t` given `integral` $= \int_0^t\|\dot\theta\|^2ds$.
+    pub fn at_time_energy(&mut self, model: &Model<S>, p: &Params<S>, integral: &S, k: usize, t: &S) {
+        if let Some(tr) = &mut self.energy {
+            let l0 = tr.initial[0].get(0, 0).clone();
+            let dev = (model.loss(p) + integral.clone() - l0.clone()).abs();
+            tr.record(Some(dev), Some(l0.abs()), k, t.to_f64());
+        }
+    }
+
     /// Records initial values.
     pub fn start(&mut self, model: &Model<S>, p: &Params<S>) {
-        for t in &mut self.tracked {
+        for t in self.tracked.iter_mut().chain(self.energy.as_mut()) {
             t.initial = t.quantity.eval(model, p);
             t.previous = t.initial.clone();
         }
@@ -429,7 +457,7 @@ impl<S: Scalar> Monitor<S> {
 
     /// Reports, one per tracked quantity.
     pub fn reports(&self) -> Vec<LawReport> {
-        self.tracked.iter().map(|t| t.report.clone()).collect()
+        self.tracked.iter().chain(self.energy.as_ref()).map(|t| t.report.clone()).collect()
     }
 }
 

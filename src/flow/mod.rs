@@ -1,10 +1,20 @@
 //! Continuous-time dynamics: vector fields built on the one gradient, and integrators that return
-//! the same [`Trajectory`] as discrete runs.
+//! the same [`Trajectory`](crate::trajectory::Trajectory) as discrete runs.
 
+//!
+//! [`solve`] is the one entry point for every [`Integrator`]: fixed-step explicit Runge–Kutta
+//! (Euler, Heun, RK4, Cooper–Verner RK8), implicit Gauss–Legendre (structure preserving: it keeps
+//! quadratic invariants such as balancedness to rounding), `ode_solvers`' Dopri5/Dop853 for `f64`,
+//! and Gragg–Bulirsch–Stoer extrapolation for tolerances near the working precision of `Mp`.
+
+mod dopri;
 pub mod fields;
+mod gbs;
 mod rk;
+pub mod tableau;
 
 pub use rk::{solve, Integrator, SolveOptions};
+pub use tableau::Tableau;
 
 use crate::model::{Model, Workspace};
 use crate::params::Params;
