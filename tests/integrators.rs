@@ -355,6 +355,15 @@ fn energy_identity_error_shrinks_with_the_step() {
     };
     let (a, b) = (defect(0.1), defect(0.05));
     assert!(a / b >= 10.0, "defects {a:e} {b:e}");
+    // Dop853 and Dopri5 carry the integral as one more state component under their error control
+    // (rtol 1e-10, atol 1e-12): the defect relative to L(0) stays within 1e3 tolerances.
+    for integ in [Integrator::Dop853 { rtol: 1e-10, atol: 1e-12 }, Integrator::Dopri5 { rtol: 1e-10, atol: 1e-12 }] {
+        let mut mon = Monitor::new().track_energy();
+        let opts = SolveOptions { t1: 2.0, save_times: vec![0.5, 1.0] };
+        let tr = solve(&mut GradientFlow::new(&model), &model, &p0, &integ, &opts, &mut mon).unwrap();
+        assert_eq!(tr.laws[0].checks, 3);
+        assert!(tr.laws[0].worst_rel <= 1e-7, "{}: energy defect {:e}", integ.name(), tr.laws[0].worst_rel);
+    }
 }
 
 #[test]
