@@ -97,6 +97,12 @@ fn run_quick(name: &str) {
     let _ = std::fs::remove_dir_all(&dir);
     let s = experiments::reproduce(name, &dir, true).expect("experiment runs");
     let failed: Vec<_> = s.checks.iter().filter(|c| !c.pass).map(|c| format!("{}: {} > {}", c.name, c.observed, c.tolerance)).collect();
+    for c in &s.checks {
+        eprintln!("{name}: {} observed {:e} (tolerance {:e})", c.name, c.observed, c.tolerance);
+    }
+    for n in &s.notes {
+        eprintln!("{name}: note: {n}");
+    }
     assert!(failed.is_empty(), "{name}: failed checks {failed:?}\nnotes: {:?}", s.notes);
     assert!(!s.checks.is_empty());
     assert!(s.figures.iter().any(|f| f.ends_with(".png")), "{name} draws a figure");
@@ -129,6 +135,26 @@ fn end_to_end_experiment_passes() {
 #[test]
 fn riccati_experiment_passes() {
     run_quick("riccati");
+}
+
+/// The full-size runs (slow in the test profile; `cargo test --test fibres -- --ignored`).
+#[test]
+#[ignore]
+fn fibre_experiments_pass_at_full_size() {
+    for name in ["kempf-ness", "balancing-flows", "fast-slow", "end-to-end", "riccati"] {
+        let dir = std::env::temp_dir().join(format!("linflow-fibres-full-{}-{name}", std::process::id()));
+        let t = std::time::Instant::now();
+        let s = experiments::reproduce(name, &dir, false).expect("experiment runs");
+        eprintln!("{name}: {:.1} s", t.elapsed().as_secs_f64());
+        for c in &s.checks {
+            eprintln!("{name}: {} observed {:e} (tolerance {:e}) {}", c.name, c.observed, c.tolerance, c.pass);
+        }
+        for n in &s.notes {
+            eprintln!("{name}: note: {n}");
+        }
+        assert!(s.passed(), "{name}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -228,7 +254,7 @@ fn flow_a_moment_map_law_and_fixed_product_pointwise_at_256_bits() {
 
 #[test]
 fn flow_a_mu_law_along_rk4_in_f64() {
-    let widths = [3usize, 2, 4, 3];
+    let widths = [3usize, 4, 2, 2];
     let arch = Arch::deep_linear(&widths).unwrap();
     let w0 = init::gaussian(&arch, 0.8, &mut data::rng(12));
     let model = Model::new(arch.clone(), Loss::target(arch.product(&w0))).unwrap();
@@ -310,7 +336,8 @@ fn flow_b_sinh_law_negative_sign_and_zero_product() {
 
 #[test]
 fn regularizer_flow_preconditions_are_checked() {
-    let rank_deficient = Params::new(vec![Mat::from_fn(2, 2, |_, _| 1.0), Mat::from_fn(2, 2, |i, j| (i + j) as f64)]);
+    // W_1 = W_2 = 11^T: dphi(V) = 11^T V_1 + V_2 11^T misses the matrices orthogonal to 1 on both sides.
+    let rank_deficient = Params::new(vec![Mat::from_fn(2, 2, |_, _| 1.0), Mat::from_fn(2, 2, |_, _| 1.0)]);
     assert!(is_precondition(RegularizerFlow::new(&rank_deficient)));
     let ok = init::gaussian(&Arch::deep_linear(&[2, 2, 2]).unwrap(), 1.0, &mut data::rng(13));
     assert!(matches!(RegularizerFlow::new(&ok).unwrap().with_speed(-1.0), Err(Error::Invalid { .. })));

@@ -128,11 +128,22 @@ pub struct RegularizerFlow<S> {
 impl<S: Scalar> RegularizerFlow<S> {
     /// Flow (a) at unit speed for the fibre through `w0`. Preconditions: a deep linear network
     /// (at least one block, consecutive shapes compatible) whose $M_{W_0}$ is invertible, i.e.
-    /// $d\phi_{W_0}$ is onto (true when $\phi(W_0)$ has full rank).
+    /// $d\phi_{W_0}$ is onto (true when $\phi(W_0)$ has full rank), judged in `f64`: smallest
+    /// eigenvalue of $M_{W_0}$ above $10^{-12}$ times the largest.
     pub fn new(w0: &Params<S>) -> Result<Self> {
         check_chain(w0, REF_A)?;
-        solve(&metric_operator(w0), &Mat::zeros(metric_operator(w0).rows(), 1, &w0.proto()))
-            .map_err(|_| pre(REF_A, "M_W = dphi dphi^T is singular at W(0): the product must have full rank"))?;
+        let m = metric_operator(w0).to_f64().to_na().symmetric_eigen();
+        let top = m.eigenvalues.iter().fold(0.0f64, |a, l| a.max(l.abs()));
+        let low = m.eigenvalues.iter().fold(f64::INFINITY, |a, l| a.min(*l));
+        if !(top > 0.0 && low > 1e-12 * top) {
+            return Err(pre(
+                REF_A,
+                format!(
+                    "M_W = dphi dphi^T must be invertible at W(0) (dphi onto, e.g. a full-rank product): eigenvalues \
+                     range over [{low:e}, {top:e}] (need min > 1e-12 max, judged in f64)"
+                ),
+            ));
+        }
         Ok(RegularizerFlow { speed: w0.proto().one_like(), failure: None })
     }
 

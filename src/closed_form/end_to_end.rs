@@ -33,11 +33,12 @@ fn pre(message: impl Into<String>) -> Error {
 pub const F64_CUT: f64 = 1.8e-12;
 
 fn psd_pow_f64(eig: &nalgebra::SymmetricEigen<f64, nalgebra::Dyn>, p: f64) -> nalgebra::DMatrix<f64> {
+    if p == 0.0 {
+        return nalgebra::DMatrix::identity(eig.eigenvalues.len(), eig.eigenvalues.len());
+    }
     let top = eig.eigenvalues.iter().fold(0.0f64, |m, l| m.max(l.abs()));
     let d = eig.eigenvalues.map(|l| {
-        if p == 0.0 {
-            1.0
-        } else if l <= F64_CUT * top || l <= 0.0 {
+        if l <= F64_CUT * top || l <= 0.0 {
             0.0
         } else {
             l.powf(p)

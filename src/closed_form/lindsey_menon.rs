@@ -175,14 +175,15 @@ pub fn spectral<S: Scalar>(vals: &[S], v: &Mat<S>, f: impl Fn(&S) -> S) -> Mat<S
 /// `cut·λ_max` treated as exact zeros and $0^0 = 1$ (so that $A^0 = I$ and the power is smooth on
 /// rank-deficient Gram matrices such as $W^\top W$ of a rectangular $W$).
 pub fn psd_pow<S: Real>(a: &Mat<S>, p: &S, cut: &S) -> Result<Mat<S>> {
+    if p.is_zero() && a.rows() == a.cols() && a.rows() > 0 {
+        return Ok(Mat::eye(a.rows(), a.rows(), &p.zero_like()));
+    }
     let (vals, v) = sym_eigen(a)?;
     let zero = p.zero_like();
     let top = vals.first().map(|x| x.abs()).unwrap_or_else(|| zero.clone());
     let thr = cut.clone() * top;
     Ok(spectral(&vals, &v, |l| {
-        if p.is_zero() {
-            p.one_like()
-        } else if *l <= thr || *l <= zero {
+        if *l <= thr || *l <= zero {
             zero.clone()
         } else {
             l.powf(p)

@@ -272,14 +272,21 @@ fn run_balancing(ctx: &Ctx) -> Result<Summary> {
             );
         if seed == 61 {
             let mut mon = Monitor::new().track(Product, Law::Conserved);
-            let tb = integrate(&mut MomentMapFlow, &model, &w0, h / 2.0, t1, 150, &mut mon)?;
+            let tb = integrate(&mut MomentMapFlow, &model, &w0, 0.002, t1, 150, &mut mon)?;
             let norms: Vec<f64> = tb.states.iter().map(|p| moment_map(p).iter().map(|m| m.norm_sq()).sum::<f64>()).collect();
             let increase = norms.windows(2).map(|w| w[1] - w[0]).fold(f64::NEG_INFINITY, f64::max);
             s.check(Check::at_most(
-                "flow-b-product-fixed-and-mu-decreasing",
-                "flow (b) on 3-3-3-3: the product drifts by at most 1e-6 (relative; RK4, h = 0.005) and |mu|^2 never \
-                 increases between saves (gradient flow of 1/2|mu|^2; tolerance 1e-12)",
-                (tb.laws[0].worst_rel * 1e-6).max(increase),
+                "flow-b-product-fixed",
+                "flow (b) on 3-3-3-3 keeps the product (relative drift; RK4 with h = 0.002 on a field whose initial rates \
+                 are about 20 (|mu(0)| ~ 3): (20 h)^4 = 2.6e-6 per unit time at the start, decaying as mu does; 1e-6)",
+                tb.laws[0].worst_rel,
+                1e-6,
+            ));
+            s.check(Check::at_most(
+                "flow-b-mu-decreasing",
+                "flow (b) is the gradient flow of 1/2 |mu|^2, so |mu|^2 never increases between saves (largest increase; \
+                 1e-12 allows rounding of O(1) sums)",
+                increase,
                 1e-12,
             ));
             fig_mu = fig_mu.with(Series::line(
@@ -308,9 +315,9 @@ fn run_balancing(ctx: &Ctx) -> Result<Summary> {
     s.check(Check::at_most(
         "flow-a-scalar-closed-form",
         "flow (a), scalar N = 3, w(0) = (1.5, -0.4, 0.9): RK4 (h = 0.01) vs w_j^2 = e^(-2t) w_j(0)^2 + c(t); global error \
-         O(h^4) = 1e-8 times O(10) derivatives: 1e-6",
+         O(h^4) = 1e-8 with O(1) constants (the field's rates are about 2): 1e-8",
         err_a,
-        1e-6,
+        1e-8,
     ));
     // (b) scalar N = 2 against the sinh law.
     let (w1, w2) = (2.0, 0.3);
@@ -404,7 +411,7 @@ fn run_fast_slow(ctx: &Ctx) -> Result<Summary> {
     let wb = balanced_point(&arch.product(&w0), &widths)?;
     let reference =
         integrate(&mut GradientFlow::new(&model), &model, &wb, 0.002, t1, saves, &mut Monitor::new())?;
-    let epss: Vec<f64> = if ctx.quick { vec![0.2, 0.1, 0.05] } else { vec![0.2, 0.1, 0.05, 0.025, 0.0125] };
+    let epss: Vec<f64> = if ctx.quick { vec![0.1, 0.05, 0.025] } else { vec![0.1, 0.05, 0.025, 0.0125, 0.00625] };
     let mut fig = Figure::new("fast_slow", "Fast–slow system: distance to the balanced learning flow", "time t", "|X_ε(t) − X_bal(t)|").log_y();
     let mut errs = Vec::new();
     let mut worst_mu = 0.0f64;
@@ -427,16 +434,17 @@ fn run_fast_slow(ctx: &Ctx) -> Result<Summary> {
     s.check(Check::at_most(
         "fast-mu-law",
         "mu(t) = e^(-2t/eps) mu(0) exactly for every eps (gradient part conserves mu, fast part contracts it); RK4 with \
-         h = eps/20 has relative error O((2h/eps)^4) = 1e-5 per fast time unit: 1e-4",
+         h = eps/20 on the linear fast decay (z = 2h/eps = 0.1) errs by z^5/120 = 8e-8 per step relative, accumulated \
+         over a few decay times: 1e-6",
         worst_mu,
-        1e-4,
+        1e-6,
     ));
     let (lx, ly): (Vec<f64>, Vec<f64>) = epss.iter().zip(&errs).map(|(e, r)| (e.ln(), r.ln())).unzip();
     let slope = fit_slope(&lx, &ly);
     s.check(Check::near(
         "slow-error-order",
         "least-squares slope of log sup_t |X_eps - X_bal| against log eps: first order (tolerance 0.2 for the \
-         O(eps^2) terms at eps up to 0.2)",
+         O(eps^2) terms at eps up to 0.1)",
         slope,
         1.0,
         0.2,
@@ -517,8 +525,8 @@ fn run_end_to_end(ctx: &Ctx) -> Result<Summary> {
         let worst = gap.iter().map(|p| p.1).fold(0.0, f64::max);
         s.check(Check::at_most(
             format!("product-follows-end-to-end-{label}"),
-            "max |prod W_j(t) - X(t)| over the run: both RK4 with h = 0.005, global error O(h^4) = 6e-10 times O(10) \
-             derivatives each; 1e-7",
+            "max |prod W_j(t) - X(t)| over the run: both RK4 with h = 0.005, global error O(h^4) = 6e-10 times the \
+             field's derivatives (inputs scaled up to 2 make Sigma_xx's top eigenvalue ~8, constants up to ~100); 1e-7",
             worst,
             1e-7,
         ));
