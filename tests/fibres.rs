@@ -45,8 +45,9 @@ fn is_precondition<T: std::fmt::Debug>(r: linflow::error::Result<T>) -> bool {
 /// given to `solve` is nudged up so that `ceil(t1/h) = n`).
 fn rk4_final<F: VectorField<Mp>>(field: &mut F, model: &Model<Mp>, y0: &Params<Mp>, t1: f64, n: usize) -> Vec<Mp> {
     let h = t1 / n as f64 * (1.0 + 1e-12);
-    let traj = solve(field, model, y0, &Integrator::Rk4 { h }, &SolveOptions { t1, save_times: vec![] }, &mut Monitor::new())
-        .expect("rk4 runs");
+    let traj =
+        solve(field, model, y0, &Integrator::Rk4 { h }, &SolveOptions { t1, save_times: vec![] }, &mut Monitor::new())
+            .expect("rk4 runs");
     assert_eq!(traj.steps.last().copied(), Some(n));
     traj.last().flatten()
 }
@@ -96,7 +97,8 @@ fn run_quick(name: &str) {
     let dir = std::env::temp_dir().join(format!("linflow-fibres-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let s = experiments::reproduce(name, &dir, true).expect("experiment runs");
-    let failed: Vec<_> = s.checks.iter().filter(|c| !c.pass).map(|c| format!("{}: {} > {}", c.name, c.observed, c.tolerance)).collect();
+    let failed: Vec<_> =
+        s.checks.iter().filter(|c| !c.pass).map(|c| format!("{}: {} > {}", c.name, c.observed, c.tolerance)).collect();
     for c in &s.checks {
         eprintln!("{name}: {} observed {:e} (tolerance {:e})", c.name, c.observed, c.tolerance);
     }
@@ -169,13 +171,14 @@ fn group_action_fixes_product_and_moment_map_is_the_derivative_of_the_norm() {
     // Finite differences of R(e^{s xi}.W) at s = 0 (central, step 1e-5: error O(s^2) = 1e-10
     // relative, rounding 1e-16/1e-5 = 1e-11) against <mu, xi>.
     let s = 1e-5;
-    let exp = |sign: f64| -> Vec<Mat<f64>> {
-        xi.iter().map(|x| Mat::from_na(&(x.to_na() * sign * s).exp())).collect()
-    };
+    let exp = |sign: f64| -> Vec<Mat<f64>> { xi.iter().map(|x| Mat::from_na(&(x.to_na() * sign * s).exp())).collect() };
     let (wp, wm) = (act(&w, &exp(1.0)).unwrap(), act(&w, &exp(-1.0)).unwrap());
     let fd = (regularizer(&wp) - regularizer(&wm)) / (2.0 * s);
     let pairing: f64 = moment_map(&w).iter().zip(&xi).map(|(m, x)| m.dot(x)).sum();
     assert!((fd - pairing).abs() < 1e-8 * pairing.abs().max(1.0), "fd {fd} vs <mu, xi> {pairing}");
+    // Same sign convention as the library's MomentMap quantity (and mu = -C).
+    let model = Model::new(arch.clone(), Loss::target(arch.product(&w))).unwrap();
+    assert_eq!(moment_map(&w), MomentMap.eval(&model, &w));
     // The action keeps the product; the orbit tangent is in ker dphi.
     let x = arch.product(&w);
     assert!(arch.product(&wp).sub(&x).max_abs().unwrap() < 1e-14);
@@ -206,6 +209,7 @@ fn kempf_ness_minimum_at_256_bits() {
     let gap = (hist.last().unwrap().clone() - rmin.clone()).to_f64();
     assert!(hist[0].to_f64() - rmin.to_f64() > 1e-2, "the start is unbalanced");
     // Linear convergence of R - R* to the 1e-50 level (well above the 1e-75 rounding floor).
+    eprintln!("orbit descent at 256 bits: R - R* = {gap:e}");
     assert!(gap.abs() < 1e-50, "gap {gap:e}");
     assert!(gap > -1e-70, "never below the minimum: {gap:e}");
     assert!(max_abs(&[arch.product(&w_end).sub(&x)]) < 1e-65);
@@ -260,8 +264,9 @@ fn flow_a_mu_law_along_rk4_in_f64() {
     let model = Model::new(arch.clone(), Loss::target(arch.product(&w0))).unwrap();
     let mut mon = Monitor::new().track(MomentMap, Law::exp_decay(2.0)).track(Balancedness, Law::exp_decay(2.0));
     let opts = SolveOptions { t1: 2.0, save_times: (1..=40).map(|k| k as f64 * 0.05).collect() };
-    let traj = solve(&mut RegularizerFlow::new(&w0).unwrap(), &model, &w0, &Integrator::Rk4 { h: 0.01 }, &opts, &mut mon)
-        .unwrap();
+    let traj =
+        solve(&mut RegularizerFlow::new(&w0).unwrap(), &model, &w0, &Integrator::Rk4 { h: 0.01 }, &opts, &mut mon)
+            .unwrap();
     // RK4, h = 0.01: global error O(h^4) = 1e-8 times O(10) derivatives.
     assert!(traj.laws[0].worst_rel < 1e-6, "{:?}", traj.laws[0]);
     assert!(traj.laws[1].worst_rel < 1e-6);
@@ -269,8 +274,9 @@ fn flow_a_mu_law_along_rk4_in_f64() {
     assert!(x_end.sub(&arch.product(&w0)).max_abs().unwrap() < 1e-6);
     // Negative control: the same law with rate 1.9 is far off.
     let mut wrong = Monitor::new().track(MomentMap, Law::exp_decay(1.9));
-    let traj = solve(&mut RegularizerFlow::new(&w0).unwrap(), &model, &w0, &Integrator::Rk4 { h: 0.01 }, &opts, &mut wrong)
-        .unwrap();
+    let traj =
+        solve(&mut RegularizerFlow::new(&w0).unwrap(), &model, &w0, &Integrator::Rk4 { h: 0.01 }, &opts, &mut wrong)
+            .unwrap();
     assert!(traj.laws[0].worst_rel > 1e-3);
 }
 
@@ -280,12 +286,13 @@ fn flow_a_scalar_closed_form_at_256_bits() {
     let w0: Vec<Mp> = [1.5, -0.4, 0.9].iter().map(|w| p.from_f64_like(*w)).collect();
     let p0 = scalar_params(&w0);
     let x = w0.iter().fold(p.one_like(), |a, b| a * b.clone());
-    let model = Model::new(Arch::deep_linear(&[1, 1, 1, 1]).unwrap(), Loss::target(Mat::from_vec(1, 1, vec![x])))
-        .unwrap();
+    let model =
+        Model::new(Arch::deep_linear(&[1, 1, 1, 1]).unwrap(), Loss::target(Mat::from_vec(1, 1, vec![x]))).unwrap();
     let t1 = 0.5;
     let num = richardson(|| RegularizerFlow::new(&p0).unwrap(), &model, &p0, t1, 20, 24);
     let cf = regularizer_flow_scalar(&w0, &p.from_f64_like(t1)).unwrap();
     let err = num.iter().zip(&cf).map(|(a, b)| (a.clone() - b.clone()).to_f64().abs()).fold(0.0, f64::max);
+    eprintln!("flow (a) scalar, Richardson RK4 at 256 bits vs closed form: {err:e}");
     assert!(err < 1e-50, "flow (a) scalar at 256 bits: {err:e}");
     // The same closed form in f64 agrees with the 256-bit one to rounding.
     let cf64 = regularizer_flow_scalar(&[1.5, -0.4, 0.9], &t1).unwrap();
@@ -312,6 +319,7 @@ fn flow_b_sinh_law_at_256_bits() {
         .iter()
         .map(|d| d.to_f64().abs())
         .fold(0.0, f64::max);
+    eprintln!("flow (b) N = 2, Richardson RK4 at 256 bits vs sinh law: {err:e}");
     assert!(err < 1e-50, "flow (b) N = 2 at 256 bits: {err:e}");
 }
 
@@ -321,7 +329,8 @@ fn flow_b_sinh_law_negative_sign_and_zero_product() {
     for (w1, w2) in [(0.3, -1.7), (0.0, 1.2)] {
         let p0 = scalar_params(&[w1, w2]);
         let model =
-            Model::new(Arch::deep_linear(&[1, 1, 1]).unwrap(), Loss::target(Mat::from_vec(1, 1, vec![w1 * w2]))).unwrap();
+            Model::new(Arch::deep_linear(&[1, 1, 1]).unwrap(), Loss::target(Mat::from_vec(1, 1, vec![w1 * w2])))
+                .unwrap();
         let opts = SolveOptions { t1: 1.0, save_times: vec![] };
         let traj =
             solve(&mut MomentMapFlow, &model, &p0, &Integrator::Rk4 { h: 0.001 }, &opts, &mut Monitor::new()).unwrap();
@@ -371,6 +380,7 @@ fn end_to_end_field_matches_parameter_velocity_at_256_bits() {
     let lambda = p.ratio_like(1, 10);
     let field = end_to_end_field(&model.loss, &x, 3, Some(&lambda)).unwrap();
     let err = max_abs(&[field.sub(&xdot)]);
+    eprintln!("end-to-end field vs dphi(-grad L) at 256 bits: {err:e}");
     assert!(err < 1e-50, "end-to-end identity at 256 bits: {err:e}");
     // Preconditioner spectrum against the eigenvalues of M_W = dphi dphi^T from the layers.
     let (mut eig, _) = sym_eigen(&metric_operator(&w)).unwrap();
@@ -378,6 +388,7 @@ fn end_to_end_field_matches_parameter_velocity_at_256_bits() {
     let spec = preconditioner_spectrum(&x, 3).unwrap();
     assert_eq!(eig.len(), spec.len());
     let serr = eig.iter().zip(&spec).map(|(a, b)| (a.clone() - b.clone()).to_f64().abs()).fold(0.0, f64::max);
+    eprintln!("preconditioner spectrum vs eig(M_W) at 256 bits: {serr:e}");
     assert!(serr < 1e-50, "spectrum at 256 bits: {serr:e}");
     // Singular value rates against u_r^T X' v_r (first-order perturbation of simple singular values).
     let mut g = x.zeros_like();
@@ -459,6 +470,7 @@ fn riccati_closed_form_at_256_bits() {
     end.set_from_slice(&num);
     let w = model.end_to_end(&end);
     let err = max_abs(&[w.sub(&cf.product(&p.from_f64_like(t1)).unwrap())]);
+    eprintln!("Riccati closed form vs Richardson RK4 at 256 bits: {err:e}");
     assert!(err < 1e-50, "Riccati closed form at 256 bits: {err:e}");
 }
 
@@ -473,7 +485,10 @@ fn riccati_spectrum_and_f64_flow() {
     let u0 = lambda_balanced_init(&v0, &raw, &lambda).unwrap();
     let cf = Riccati::new(&y, &u0, &v0).unwrap();
     let s = y.to_na().singular_values();
-    let mut want: Vec<f64> = s.iter().flat_map(|si| [(si * si + lambda * lambda / 4.0).sqrt(), -(si * si + lambda * lambda / 4.0).sqrt()]).collect();
+    let mut want: Vec<f64> = s
+        .iter()
+        .flat_map(|si| [(si * si + lambda * lambda / 4.0).sqrt(), -(si * si + lambda * lambda / 4.0).sqrt()])
+        .collect();
     want.push(-lambda / 2.0);
     want.sort_by(|a, b| b.total_cmp(a));
     for (a, b) in cf.spectrum().iter().zip(&want) {
@@ -484,8 +499,9 @@ fn riccati_spectrum_and_f64_flow() {
     let model = Model::new(Arch::Factor { d1: m, d2: n, r: k }, Loss::target(y.clone())).unwrap();
     let p0 = Params::new(vec![u0, v0]);
     let opts = SolveOptions { t1: 1.0, save_times: vec![] };
-    let traj = solve(&mut GradientFlow::new(&model), &model, &p0, &Integrator::Rk4 { h: 0.005 }, &opts, &mut Monitor::new())
-        .unwrap();
+    let traj =
+        solve(&mut GradientFlow::new(&model), &model, &p0, &Integrator::Rk4 { h: 0.005 }, &opts, &mut Monitor::new())
+            .unwrap();
     let err = model.end_to_end(traj.last()).sub(&cf.product(&1.0).unwrap()).max_abs().unwrap();
     // RK4, h = 0.005: O(h^4) = 6e-10 times O(1) derivatives.
     assert!(err < 1e-8, "{err:e}");

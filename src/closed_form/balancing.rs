@@ -264,7 +264,10 @@ impl<'a, S: Scalar> FastSlow<'a, S> {
             return Err(pre("fast-slow system", "the model must be a deep linear network"));
         }
         if model.weight_decay.is_some() {
-            return Err(pre("fast-slow system", "the model must have no weight decay (the fast part is the regularizer)"));
+            return Err(pre(
+                "fast-slow system",
+                "the model must have no weight decay (the fast part is the regularizer)",
+            ));
         }
         model.check_params(w0)?;
         if !(eps.is_finite() && eps > eps.zero_like()) {
@@ -337,7 +340,11 @@ pub fn regularizer_flow_scalar<S: Real>(w0: &[S], t: &S) -> Result<Vec<S>> {
         // Newton polish: f'(c) = f(c) Σ 1/(a_i + c) computed as Σ_i Π_{k≠i}(a_k + c).
         let mut d = proto.zero_like();
         for i in 0..a.len() {
-            d += &a.iter().enumerate().filter(|(k, _)| *k != i).fold(proto.one_like(), |p, (_, ak)| p * (ak.clone() + c.clone()));
+            d += &a
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != i)
+                .fold(proto.one_like(), |p, (_, ak)| p * (ak.clone() + c.clone()));
         }
         if d.is_zero() {
             break;
@@ -379,7 +386,8 @@ pub fn moment_flow_n2<S: Real>(w1: &S, w2: &S, t: &S) -> Result<(S, S, S)> {
         mu0.clone() / (one.clone() + proto.from_i64_like(4) * mu0.abs() * t.clone())
     } else {
         let z = a.clone() / mu0.abs();
-        let theta = (z.clone() + (z.square() + one.clone()).sqrt()).ln() + proto.from_i64_like(4) * a.clone() * t.clone();
+        let theta =
+            (z.clone() + (z.square() + one.clone()).sqrt()).ln() + proto.from_i64_like(4) * a.clone() * t.clone();
         // a / sinh θ = 2a e^{-θ} / (1 - e^{-2θ}), stable for large θ.
         let em = (-theta.clone()).exp();
         let m = two.clone() * a.clone() * em.clone() / (one.clone() - em.square());

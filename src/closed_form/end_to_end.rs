@@ -37,13 +37,7 @@ fn psd_pow_f64(eig: &nalgebra::SymmetricEigen<f64, nalgebra::Dyn>, p: f64) -> na
         return nalgebra::DMatrix::identity(eig.eigenvalues.len(), eig.eigenvalues.len());
     }
     let top = eig.eigenvalues.iter().fold(0.0f64, |m, l| m.max(l.abs()));
-    let d = eig.eigenvalues.map(|l| {
-        if l <= F64_CUT * top || l <= 0.0 {
-            0.0
-        } else {
-            l.powf(p)
-        }
-    });
+    let d = eig.eigenvalues.map(|l| if l <= F64_CUT * top || l <= 0.0 { 0.0 } else { l.powf(p) });
     &eig.eigenvectors * nalgebra::DMatrix::from_diagonal(&d) * eig.eigenvectors.transpose()
 }
 

@@ -53,13 +53,12 @@ pub fn solve<S: Scalar>(a: &Mat<S>, b: &Mat<S>) -> Result<Mat<S>> {
                 continue;
             }
             let f = lhs[i][col].clone() / p.clone();
-            for k in col..n {
-                let v = f.clone() * lhs[col][k].clone();
-                lhs[i][k] -= &v;
+            let (pivot_row, pivot_rhs) = (lhs[col].clone(), rhs[col].clone());
+            for (x, y) in lhs[i].iter_mut().zip(&pivot_row).skip(col) {
+                *x -= &(f.clone() * y.clone());
             }
-            for k in 0..m {
-                let v = f.clone() * rhs[col][k].clone();
-                rhs[i][k] -= &v;
+            for (x, y) in rhs[i].iter_mut().zip(&pivot_rhs) {
+                *x -= &(f.clone() * y.clone());
             }
         }
     }
@@ -85,7 +84,11 @@ pub fn inverse<S: Scalar>(a: &Mat<S>) -> Result<Mat<S>> {
 pub fn sym_eigen<S: Real>(a: &Mat<S>) -> Result<(Vec<S>, Mat<S>)> {
     let n = a.rows();
     if a.cols() != n || n == 0 {
-        return Err(Error::dim("symmetric eigen-decomposition", "a non-empty square matrix", format!("{:?}", a.shape())));
+        return Err(Error::dim(
+            "symmetric eigen-decomposition",
+            "a non-empty square matrix",
+            format!("{:?}", a.shape()),
+        ));
     }
     if !a.is_finite() {
         return Err(Error::invalid("matrix", "symmetric eigen-decomposition needs finite entries"));
@@ -182,13 +185,7 @@ pub fn psd_pow<S: Real>(a: &Mat<S>, p: &S, cut: &S) -> Result<Mat<S>> {
     let zero = p.zero_like();
     let top = vals.first().map(|x| x.abs()).unwrap_or_else(|| zero.clone());
     let thr = cut.clone() * top;
-    Ok(spectral(&vals, &v, |l| {
-        if *l <= thr || *l <= zero {
-            zero.clone()
-        } else {
-            l.powf(p)
-        }
-    }))
+    Ok(spectral(&vals, &v, |l| if *l <= thr || *l <= zero { zero.clone() } else { l.powf(p) }))
 }
 
 /// The regularizer $R(W) = \tfrac12\sum_j \|W_j\|_F^2$.
@@ -213,7 +210,11 @@ fn check_hidden<S: Scalar>(w: &Params<S>, g: &[Mat<S>], what: &str) -> Result<()
     for (k, gk) in g.iter().enumerate() {
         let d = w.blocks[k].rows();
         if gk.shape() != (d, d) || w.blocks[k + 1].cols() != d {
-            return Err(Error::dim(format!("{what} on hidden layer {}", k + 1), format!("{d}x{d}"), format!("{:?}", gk.shape())));
+            return Err(Error::dim(
+                format!("{what} on hidden layer {}", k + 1),
+                format!("{d}x{d}"),
+                format!("{:?}", gk.shape()),
+            ));
         }
     }
     Ok(())
@@ -369,7 +370,11 @@ pub fn balanced_point<S: Real>(x: &Mat<S>, widths: &[usize]) -> Result<Params<S>
     let n = widths.len() - 1;
     let (dn, d0) = (widths[n], widths[0]);
     if x.shape() != (dn, d0) {
-        return Err(Error::dim("balanced point", format!("X of shape {dn}x{d0} (d_N x d_0)"), format!("{:?}", x.shape())));
+        return Err(Error::dim(
+            "balanced point",
+            format!("X of shape {dn}x{d0} (d_N x d_0)"),
+            format!("{:?}", x.shape()),
+        ));
     }
     let r = dn.min(d0);
     if let Some(j) = (1..n).find(|&j| widths[j] < r) {

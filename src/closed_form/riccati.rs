@@ -57,7 +57,8 @@ impl<S: Real> Riccati<S> {
         let lam = u0.gram_t().sub(&v0.gram_t());
         let proto = y.proto();
         let lambda = lam.trace() / proto.from_i64_like(k as i64);
-        let scale = lam.max_abs().map(|x| if x > proto.one_like() { x } else { proto.one_like() }).unwrap_or(proto.one_like());
+        let scale =
+            lam.max_abs().map(|x| if x > proto.one_like() { x } else { proto.one_like() }).unwrap_or(proto.one_like());
         let dev = lam.sub(&Mat::eye(k, k, &proto).scaled(&lambda)).max_abs().unwrap_or(proto.zero_like());
         let tol = proto.epsilon_like() * proto.from_i64_like(1000) * scale;
         if dev > tol {
@@ -99,7 +100,8 @@ impl<S: Real> Riccati<S> {
         let proto = t.zero_like();
         let two = proto.from_i64_like(2);
         let e: Vec<S> = self.eig.iter().map(|mu| (mu.clone() * t.clone()).exp()).collect();
-        let kd: Vec<S> = self.eig.iter().map(|mu| t.clone() * expm1_over_x(&(two.clone() * mu.clone() * t.clone()))).collect();
+        let kd: Vec<S> =
+            self.eig.iter().map(|mu| t.clone() * expm1_over_x(&(two.clone() * mu.clone() * t.clone()))).collect();
         let v = &self.vecs;
         // Q0 in the eigenbasis.
         let z = v.prod(true, &self.q0, false);
@@ -176,7 +178,11 @@ pub fn cholesky<S: Real>(c: &Mat<S>) -> Result<Mat<S>> {
 pub fn lambda_balanced_init<S: Real>(v0: &Mat<S>, raw_u: &Mat<S>, lambda: &S) -> Result<Mat<S>> {
     let (m, k) = raw_u.shape();
     if v0.cols() != k || m < k {
-        return Err(Error::dim("lambda-balanced init", format!("raw U m x {} with m >= k", v0.cols()), format!("{:?}", raw_u.shape())));
+        return Err(Error::dim(
+            "lambda-balanced init",
+            format!("raw U m x {} with m >= k", v0.cols()),
+            format!("{:?}", raw_u.shape()),
+        ));
     }
     let proto = v0.proto();
     let c = v0.gram_t().add(&Mat::eye(k, k, &proto).scaled(lambda));

@@ -9,9 +9,7 @@ use super::{Check, Ctx, Experiment, Summary};
 use crate::closed_form::balancing::{
     metric_operator, moment_flow_n2, regularizer_flow_scalar, FastSlow, MomentMapFlow, RegularizerFlow,
 };
-use crate::closed_form::end_to_end::{
-    preconditioner_spectrum, product_velocity, singular_value_rates, EndToEndFlow,
-};
+use crate::closed_form::end_to_end::{preconditioner_spectrum, product_velocity, singular_value_rates, EndToEndFlow};
 use crate::closed_form::lindsey_menon::{
     act, balanced_point, kempf_ness_minimum, moment_map, orbit_descent, regularizer, singular_values, thin_svd,
 };
@@ -117,9 +115,10 @@ fn run_kempf_ness(ctx: &Ctx) -> Result<Summary> {
     );
     let iters = if ctx.quick { 400 } else { 1500 };
     let eta = 0.05;
-    let mut values = Figure::new("kempf_ness_values", "Orbit descent reaches the Kempf–Ness minimum", "step k", "R(W_k)");
-    let mut gaps = Figure::new("kempf_ness_gap", "Gap to the Kempf–Ness minimum", "step k", "R(W_k) − (N/2) Σ σ_i^(2/N)")
-        .log_y();
+    let mut values =
+        Figure::new("kempf_ness_values", "Orbit descent reaches the Kempf–Ness minimum", "step k", "R(W_k)");
+    let mut gaps =
+        Figure::new("kempf_ness_gap", "Gap to the Kempf–Ness minimum", "step k", "R(W_k) − (N/2) Σ σ_i^(2/N)").log_y();
     for (label, widths, seed) in
         [("square 3-3-3-3", vec![3usize, 3, 3, 3], 51u64), ("depth 4, 2-2-2-2-2", vec![2, 2, 2, 2, 2], 52)]
     {
@@ -139,6 +138,21 @@ fn run_kempf_ness(ctx: &Ctx) -> Result<Summary> {
                 arch.product(&wb).sub(&x).max_abs().unwrap_or(f64::NAN) / scale,
                 max_abs(&moment_map(&wb)) / scale,
                 (regularizer(&wb) - rmin).abs() / rmin,
+            ]
+            .into_iter()
+            .fold(0.0, f64::max),
+            1e-12,
+        ));
+        // The library's balanced initialization (f64 SVD) attains the same value.
+        let wi = init::balanced(&arch, &x)?;
+        s.check(Check::at_most(
+            format!("init-balanced-attains-minimum-{label}"),
+            "init::balanced (nalgebra SVD) gives a point of F_X with R = (N/2) sum sigma^(2/N) and mu = 0 (relative, \
+             rounding of O(1) products: 1e-12)",
+            [
+                arch.product(&wi).sub(&x).max_abs().unwrap_or(f64::NAN) / scale,
+                max_abs(&moment_map(&wi)) / scale,
+                (regularizer(&wi) - rmin).abs() / rmin,
             ]
             .into_iter()
             .fold(0.0, f64::max),
@@ -185,8 +199,14 @@ fn run_kempf_ness(ctx: &Ctx) -> Result<Summary> {
             1e-10,
         ));
         values = values
-            .with(Series::line(format!("R(W_k), {label}"), hist.iter().enumerate().map(|(k, r)| (k as f64, *r)).collect()))
-            .with(Series::line(format!("(N/2) Σ σ^(2/N), {label}"), vec![(0.0, rmin), (iters as f64, rmin)]).styled(Style::Dashed));
+            .with(Series::line(
+                format!("R(W_k), {label}"),
+                hist.iter().enumerate().map(|(k, r)| (k as f64, *r)).collect(),
+            ))
+            .with(
+                Series::line(format!("(N/2) Σ σ^(2/N), {label}"), vec![(0.0, rmin), (iters as f64, rmin)])
+                    .styled(Style::Dashed),
+            );
         gaps = gaps.with(Series::line(
             label,
             hist.iter().enumerate().map(|(k, r)| (k as f64, (r - rmin).max(1e-300))).collect(),
@@ -234,7 +254,8 @@ fn run_balancing(ctx: &Ctx) -> Result<Summary> {
     );
     let t1 = if ctx.quick { 3.0 } else { 6.0 };
     let h = 0.01;
-    let mut fig_mu = Figure::new("balancing_mu", "Moment map along the balancing flows", "time t", "max |μ(t)|").log_y();
+    let mut fig_mu =
+        Figure::new("balancing_mu", "Moment map along the balancing flows", "time t", "max |μ(t)|").log_y();
     // (a) on a square and a rectangular fibre.
     for (label, widths, seed) in [("3-3-3-3", vec![3usize, 3, 3, 3], 61u64), ("2-4-3-2", vec![2, 4, 3, 2], 62)] {
         let arch = Arch::deep_linear(&widths)?;
@@ -273,7 +294,8 @@ fn run_balancing(ctx: &Ctx) -> Result<Summary> {
         if seed == 61 {
             let mut mon = Monitor::new().track(Product, Law::Conserved);
             let tb = integrate(&mut MomentMapFlow, &model, &w0, 0.002, t1, 150, &mut mon)?;
-            let norms: Vec<f64> = tb.states.iter().map(|p| moment_map(p).iter().map(|m| m.norm_sq()).sum::<f64>()).collect();
+            let norms: Vec<f64> =
+                tb.states.iter().map(|p| moment_map(p).iter().map(|m| m.norm_sq()).sum::<f64>()).collect();
             let increase = norms.windows(2).map(|w| w[1] - w[0]).fold(f64::NEG_INFINITY, f64::max);
             s.check(Check::at_most(
                 "flow-b-product-fixed",
@@ -306,8 +328,8 @@ fn run_balancing(ctx: &Ctx) -> Result<Summary> {
     let mut pts_cf = Vec::new();
     for (t, p) in traj.times.iter().zip(&traj.states) {
         let cf = regularizer_flow_scalar(&w0s, t)?;
-        for j in 0..3 {
-            err_a = err_a.max((p.blocks[j].get(0, 0) - cf[j]).abs());
+        for (b, c) in p.blocks.iter().zip(&cf) {
+            err_a = err_a.max((b.get(0, 0) - c).abs());
         }
         pts_num.push((*t, *p.blocks[0].get(0, 0)));
         pts_cf.push((*t, cf[0]));
@@ -331,7 +353,10 @@ fn run_balancing(ctx: &Ctx) -> Result<Summary> {
     for (t, p) in traj.times.iter().zip(&traj.states) {
         let (mu, c1, c2) = moment_flow_n2(&w1, &w2, t)?;
         let mu_num = p.blocks[0].get(0, 0).powi(2) - p.blocks[1].get(0, 0).powi(2);
-        err_b = err_b.max((mu_num - mu).abs()).max((p.blocks[0].get(0, 0) - c1).abs()).max((p.blocks[1].get(0, 0) - c2).abs());
+        err_b = err_b
+            .max((mu_num - mu).abs())
+            .max((p.blocks[0].get(0, 0) - c1).abs())
+            .max((p.blocks[1].get(0, 0) - c2).abs());
         pts_b.push((*t, mu_num));
         pts_bcf.push((*t, mu));
     }
@@ -351,11 +376,12 @@ fn run_balancing(ctx: &Ctx) -> Result<Summary> {
         err_aligned,
         1e-6,
     ));
-    let fig_n2 = Figure::new("balancing_scalar", "Scalar balancing flows against their closed forms", "time t", "value")
-        .with(Series::points("flow (b), N = 2: μ(t), RK4", pts_b))
-        .with(Series::line("μ(t) = a / sinh(asinh(a/μ0) + 4at)", pts_bcf).styled(Style::Dashed))
-        .with(Series::points("flow (a), N = 3: w_1(t), RK4", pts_num))
-        .with(Series::line("w_1(t)² = e^(−2t) w_1(0)² + c(t)", pts_cf).styled(Style::Dashed));
+    let fig_n2 =
+        Figure::new("balancing_scalar", "Scalar balancing flows against their closed forms", "time t", "value")
+            .with(Series::points("flow (b), N = 2: μ(t), RK4", pts_b))
+            .with(Series::line("μ(t) = a / sinh(asinh(a/μ0) + 4at)", pts_bcf).styled(Style::Dashed))
+            .with(Series::points("flow (a), N = 3: w_1(t), RK4", pts_num))
+            .with(Series::line("w_1(t)² = e^(−2t) w_1(0)² + c(t)", pts_cf).styled(Style::Dashed));
     s.notes.push(format!("scalar errors: flow (a) {err_a:e}, flow (b) {err_b:e}, aligned (b) {err_aligned:e}"));
     ctx.save_figure(&fig_mu, &mut s)?;
     ctx.save_figure(&fig_n2, &mut s)?;
@@ -387,7 +413,9 @@ fn aligned_moment_flow(t1: f64, h: f64) -> Result<f64> {
         }
         let e1 = q.matmul(&diag(&a)).prod(false, v, true);
         let e2 = u.matmul(&diag(&b)).prod(false, q, true);
-        err = err.max(p.blocks[0].sub(&e1).max_abs().unwrap_or(f64::NAN)).max(p.blocks[1].sub(&e2).max_abs().unwrap_or(f64::NAN));
+        err = err
+            .max(p.blocks[0].sub(&e1).max_abs().unwrap_or(f64::NAN))
+            .max(p.blocks[1].sub(&e2).max_abs().unwrap_or(f64::NAN));
     }
     Ok(err)
 }
@@ -409,10 +437,15 @@ fn run_fast_slow(ctx: &Ctx) -> Result<Summary> {
     let t1 = 2.0;
     let saves = 80;
     let wb = balanced_point(&arch.product(&w0), &widths)?;
-    let reference =
-        integrate(&mut GradientFlow::new(&model), &model, &wb, 0.002, t1, saves, &mut Monitor::new())?;
+    let reference = integrate(&mut GradientFlow::new(&model), &model, &wb, 0.002, t1, saves, &mut Monitor::new())?;
     let epss: Vec<f64> = if ctx.quick { vec![0.1, 0.05, 0.025] } else { vec![0.1, 0.05, 0.025, 0.0125, 0.00625] };
-    let mut fig = Figure::new("fast_slow", "Fast–slow system: distance to the balanced learning flow", "time t", "|X_ε(t) − X_bal(t)|").log_y();
+    let mut fig = Figure::new(
+        "fast_slow",
+        "Fast–slow system: distance to the balanced learning flow",
+        "time t",
+        "|X_ε(t) − X_bal(t)|",
+    )
+    .log_y();
     let mut errs = Vec::new();
     let mut worst_mu = 0.0f64;
     for &eps in &epss {
@@ -489,8 +522,14 @@ fn run_end_to_end(ctx: &Ctx) -> Result<Summary> {
     );
     let t1 = if ctx.quick { 1.5 } else { 3.0 };
     let h = 0.005;
-    let mut fig_err = Figure::new("end_to_end_gap", "Parameter flow vs end-to-end flow", "time t", "max |∏W_j(t) − X(t)|").log_y();
-    let mut fig_sv = Figure::new("end_to_end_singular_values", "Singular values: parameter flow (lines), end-to-end flow (markers)", "time t", "σ_r(t)");
+    let mut fig_err =
+        Figure::new("end_to_end_gap", "Parameter flow vs end-to-end flow", "time t", "max |∏W_j(t) − X(t)|").log_y();
+    let mut fig_sv = Figure::new(
+        "end_to_end_singular_values",
+        "Singular values: parameter flow (lines), end-to-end flow (markers)",
+        "time t",
+        "σ_r(t)",
+    );
     let cases: Vec<(&str, Vec<usize>, f64, u64)> = vec![
         ("4-5-5-3 regression", vec![4, 5, 5, 3], 0.0, 81),
         ("4-5-5-3 regression, decay 0.1", vec![4, 5, 5, 3], 0.1, 81),
@@ -536,11 +575,20 @@ fn run_end_to_end(ctx: &Ctx) -> Result<Summary> {
                 fig_sv = fig_sv
                     .with(Series::line(
                         format!("σ_{}", r + 1),
-                        param.times.iter().zip(&param.states).map(|(t, p)| (*t, singular_values(&model.end_to_end(p)).map(|v| v[r]).unwrap_or(f64::NAN))).collect(),
+                        param
+                            .times
+                            .iter()
+                            .zip(&param.states)
+                            .map(|(t, p)| (*t, singular_values(&model.end_to_end(p)).map(|v| v[r]).unwrap_or(f64::NAN)))
+                            .collect(),
                     ))
                     .with(Series::points(
                         format!("σ_{} (end-to-end)", r + 1),
-                        traj.times.iter().zip(&traj.states).map(|(t, x)| (*t, singular_values(&x.blocks[0]).map(|v| v[r]).unwrap_or(f64::NAN))).collect(),
+                        traj.times
+                            .iter()
+                            .zip(&traj.states)
+                            .map(|(t, x)| (*t, singular_values(&x.blocks[0]).map(|v| v[r]).unwrap_or(f64::NAN)))
+                            .collect(),
                     ));
             }
             // Pointwise identities at a balanced point along the run.
@@ -592,8 +640,19 @@ fn run_riccati(ctx: &Ctx) -> Result<Summary> {
     let t1 = if ctx.quick { 4.0 } else { 8.0 };
     let h = 0.005;
     let proto = Mp::new(128);
-    let mut fig = Figure::new("riccati_error", "Riccati closed form vs the gradient flow", "time t", "max |UVᵀ(t) − closed form|").log_y();
-    let mut fig_sv = Figure::new("riccati_singular_values", "Singular values of UVᵀ: flow (lines), closed form (markers)", "time t", "σ_r(t)");
+    let mut fig = Figure::new(
+        "riccati_error",
+        "Riccati closed form vs the gradient flow",
+        "time t",
+        "max |UVᵀ(t) − closed form|",
+    )
+    .log_y();
+    let mut fig_sv = Figure::new(
+        "riccati_singular_values",
+        "Singular values of UVᵀ: flow (lines), closed form (markers)",
+        "time t",
+        "σ_r(t)",
+    );
     for (m, n, k, lambda, scale, seed) in
         [(4usize, 6usize, 3usize, 0.7, 0.1, 91u64), (3, 5, 2, 0.0, 0.05, 92), (6, 4, 2, 0.3, 0.01, 93)]
     {
@@ -640,7 +699,9 @@ fn run_riccati(ctx: &Ctx) -> Result<Summary> {
              value by up to {worst_f64_cf:e} (cancellation once e^(2 mu t) is large)"
         ));
         fig = fig.with(Series::line(label.clone(), pts));
-        fig_sv = fig_sv.with(Series::line(format!("σ_1 flow, {label}"), sv_flow)).with(Series::points(format!("σ_1 closed form, {label}"), sv_cf));
+        fig_sv = fig_sv
+            .with(Series::line(format!("σ_1 flow, {label}"), sv_flow))
+            .with(Series::points(format!("σ_1 closed form, {label}"), sv_cf));
     }
     ctx.save_figure(&fig, &mut s)?;
     ctx.save_figure(&fig_sv, &mut s)?;
