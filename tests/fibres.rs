@@ -183,7 +183,7 @@ fn group_action_fixes_product_and_moment_map_is_the_derivative_of_the_norm() {
     let x = arch.product(&w);
     assert!(arch.product(&wp).sub(&x).max_abs().unwrap() < 1e-14);
     let tangent = lie_action(&w, &xi).unwrap();
-    assert!(push_forward(&w, &tangent).max_abs().unwrap() < 1e-14);
+    assert!(push_forward(&w, &tangent).unwrap().max_abs().unwrap() < 1e-14);
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn kempf_ness_minimum_at_256_bits() {
     let w0 = act(&wb, &g).unwrap();
     assert!(max_abs(&[arch.product(&w0).sub(&x)]) < 1e-70);
     let eta = p.from_f64_like(0.05);
-    let (w_end, hist) = orbit_descent(&w0, &eta, 3000).unwrap();
+    let (w_end, hist) = orbit_descent(&w0, &eta, 2500).unwrap();
     let gap = (hist.last().unwrap().clone() - rmin.clone()).to_f64();
     assert!(hist[0].to_f64() - rmin.to_f64() > 1e-2, "the start is unbalanced");
     // Linear convergence of R - R* to the 1e-50 level (well above the 1e-75 rounding floor).
@@ -240,18 +240,18 @@ fn flow_a_moment_map_law_and_fixed_product_pointwise_at_256_bits() {
     let arch = Arch::deep_linear(&[2, 4, 3, 2]).unwrap();
     let w = init::gaussian(&arch, 0.8, &mut data::rng(11)).cast(&p);
     let v = RegularizerFlow::vertical_descent(&w).unwrap();
-    let dmu = moment_map_derivative(&w, &v);
+    let dmu = moment_map_derivative(&w, &v).unwrap();
     let mu = moment_map(&w);
     let two = p.from_i64_like(2);
     let res: Vec<Mat<Mp>> = dmu.iter().zip(&mu).map(|(d, m)| d.add(&m.scaled(&two))).collect();
     assert!(max_abs(&res) < 1e-70, "{:e}", max_abs(&res));
-    assert!(max_abs(&[push_forward(&w, &v)]) < 1e-70);
+    assert!(max_abs(&[push_forward(&w, &v).unwrap()]) < 1e-70);
     // Exact in rationals too: the field is rational in W.
     let q = Q::new();
     let wq = init::gaussian(&arch, 0.8, &mut data::rng(11)).cast(&q);
     let vq = RegularizerFlow::vertical_descent(&wq).unwrap();
     let two = Q::from(2);
-    for (d, m) in moment_map_derivative(&wq, &vq).iter().zip(moment_map(&wq)) {
+    for (d, m) in moment_map_derivative(&wq, &vq).unwrap().iter().zip(moment_map(&wq)) {
         assert_eq!(d.add(&m.scaled(&two)), Mat::zeros(m.rows(), m.cols(), &q));
     }
 }
@@ -352,6 +352,8 @@ fn regularizer_flow_preconditions_are_checked() {
     assert!(matches!(RegularizerFlow::new(&ok).unwrap().with_speed(-1.0), Err(Error::Invalid { .. })));
     let bad_chain = Params::new(vec![Mat::zeros(2, 3, &0.0), Mat::zeros(2, 3, &0.0)]);
     assert!(matches!(RegularizerFlow::new(&bad_chain), Err(Error::Dimension { .. })));
+    assert!(matches!(metric_operator(&bad_chain), Err(Error::Dimension { .. })));
+    assert!(matches!(push_forward(&ok, &bad_chain), Err(Error::Dimension { .. })));
     assert!(is_precondition(regularizer_flow_scalar(&[1.0, 0.0], &1.0)));
     assert!(is_precondition(regularizer_flow_scalar::<f64>(&[], &1.0)));
 }
@@ -383,7 +385,7 @@ fn end_to_end_field_matches_parameter_velocity_at_256_bits() {
     eprintln!("end-to-end field vs dphi(-grad L) at 256 bits: {err:e}");
     assert!(err < 1e-50, "end-to-end identity at 256 bits: {err:e}");
     // Preconditioner spectrum against the eigenvalues of M_W = dphi dphi^T from the layers.
-    let (mut eig, _) = sym_eigen(&metric_operator(&w)).unwrap();
+    let (mut eig, _) = sym_eigen(&metric_operator(&w).unwrap()).unwrap();
     eig.sort_by(|a, b| b.partial_cmp(a).unwrap());
     let spec = preconditioner_spectrum(&x, 3).unwrap();
     assert_eq!(eig.len(), spec.len());
@@ -408,14 +410,15 @@ fn end_to_end_f64_field_agrees_with_generic_field_and_is_not_a_gradient_at_depth
     let model = Model::new(Arch::deep_linear(&widths).unwrap(), Loss::target(target)).unwrap();
     let (mut flow, _) = EndToEndFlow::new(&model).unwrap();
     let x = data::gaussian(2, 3, 0.7, &mut data::rng(23));
-    let a = flow.field(&x);
+    let a = flow.field(&x).unwrap();
     let b = end_to_end_field(&model.loss, &x, 2, None).unwrap();
     // Two eigen-solvers (nalgebra, Jacobi) on O(1) Gram matrices: agreement to ~100 eps.
     assert!(a.sub(&b).max_abs().unwrap() < 1e-13);
     // Depth 1 is plain gradient flow: the field is -(X - Phi).
     let m1 = Model::new(Arch::deep_linear(&[3, 2]).unwrap(), model.loss.clone()).unwrap();
     let (mut f1, _) = EndToEndFlow::new(&m1).unwrap();
-    let g = f1.field(&x);
+    let g = f1.field(&x).unwrap();
+    assert!(matches!(f1.field(&Mat::zeros(3, 3, &0.0)), Err(Error::Dimension { .. })));
     let phi = match &model.loss {
         Loss::Target { phi } => phi.clone(),
         _ => unreachable!(),

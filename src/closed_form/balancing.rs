@@ -56,8 +56,10 @@ fn left_right<S: Scalar>(w: &Params<S>) -> (Vec<Mat<S>>, Vec<Mat<S>>) {
 }
 
 /// The operator $M_W = d\phi_W\,d\phi_W^\top$ on `d_N×d_0` matrices, as a matrix acting on
-/// row-major vectorizations: $M_W(Z) = \sum_j L_jL_j^\top Z R_j^\top R_j$.
-pub fn metric_operator<S: Scalar>(w: &Params<S>) -> Mat<S> {
+/// row-major vectorizations: $M_W(Z) = \sum_j L_jL_j^\top Z R_j^\top R_j$. Errors when the blocks do
+/// not chain (`W_{j+1}` must have as many columns as `W_j` has rows).
+pub fn metric_operator<S: Scalar>(w: &Params<S>) -> Result<Mat<S>> {
+    check_chain(w, "metric operator M_W")?;
     let (left, right) = left_right(w);
     let a: Vec<Mat<S>> = left.iter().map(Mat::gram).collect();
     let b: Vec<Mat<S>> = right.iter().map(Mat::gram_t).collect();
@@ -79,29 +81,48 @@ pub fn metric_operator<S: Scalar>(w: &Params<S>) -> Mat<S> {
             }
         }
     }
-    m
+    Ok(m)
 }
 
-/// The pullback $d\phi_W^\top(Z)_j = L_j^\top Z R_j^\top$.
-pub fn pullback<S: Scalar>(w: &Params<S>, z: &Mat<S>) -> Params<S> {
+/// The pullback $d\phi_W^\top(Z)_j = L_j^\top Z R_j^\top$ (`z` of the product's shape).
+pub fn pullback<S: Scalar>(w: &Params<S>, z: &Mat<S>) -> Result<Params<S>> {
+    check_chain(w, "pullback")?;
+    let want = (w.blocks[w.blocks.len() - 1].rows(), w.blocks[0].cols());
+    if z.shape() != want {
+        return Err(Error::dim("pullback argument", format!("{want:?}"), format!("{:?}", z.shape())));
+    }
     let (left, right) = left_right(w);
-    Params::new(left.iter().zip(&right).map(|(l, r)| l.prod(true, z, false).prod(false, r, true)).collect())
+    Ok(Params::new(left.iter().zip(&right).map(|(l, r)| l.prod(true, z, false).prod(false, r, true)).collect()))
 }
 
-/// The differential $d\phi_W(V) = \sum_j L_jV_jR_j$.
-pub fn push_forward<S: Scalar>(w: &Params<S>, v: &Params<S>) -> Mat<S> {
+fn check_same_shapes<S: Scalar>(w: &Params<S>, v: &Params<S>, what: &str) -> Result<()> {
+    check_chain(w, what)?;
+    if v.shapes() != w.shapes() {
+        return Err(Error::dim(
+            format!("{what}: direction V"),
+            format!("{:?}", w.shapes()),
+            format!("{:?}", v.shapes()),
+        ));
+    }
+    Ok(())
+}
+
+/// The differential $d\phi_W(V) = \sum_j L_jV_jR_j$ (`v` of the shapes of `w`).
+pub fn push_forward<S: Scalar>(w: &Params<S>, v: &Params<S>) -> Result<Mat<S>> {
+    check_same_shapes(w, v, "push-forward")?;
     let (left, right) = left_right(w);
     let mut out = left[0].matmul(&v.blocks[0]).matmul(&right[0]);
     for j in 1..w.blocks.len() {
         out = out.add(&left[j].matmul(&v.blocks[j]).matmul(&right[j]));
     }
-    out
+    Ok(out)
 }
 
 /// The moment map's differential along `v`:
 /// $d\mu_k(V) = V_kW_k^\top + W_kV_k^\top - V_{k+1}^\top W_{k+1} - W_{k+1}^\top V_{k+1}$.
-pub fn moment_map_derivative<S: Scalar>(w: &Params<S>, v: &Params<S>) -> Vec<Mat<S>> {
-    (0..w.blocks.len().saturating_sub(1))
+pub fn moment_map_derivative<S: Scalar>(w: &Params<S>, v: &Params<S>) -> Result<Vec<Mat<S>>> {
+    check_same_shapes(w, v, "moment map derivative")?;
+    Ok((0..w.blocks.len().saturating_sub(1))
         .map(|k| {
             let (wk, wk1, vk, vk1) = (&w.blocks[k], &w.blocks[k + 1], &v.blocks[k], &v.blocks[k + 1]);
             vk.prod(false, wk, true)
@@ -109,7 +130,7 @@ pub fn moment_map_derivative<S: Scalar>(w: &Params<S>, v: &Params<S>) -> Vec<Mat
                 .sub(&vk1.prod(true, wk1, false))
                 .sub(&wk1.prod(true, vk1, false))
         })
-        .collect()
+        .collect())
 }
 
 /// Balancing flow (a): $\dot W = -c\,P_V W = -c\bigl(W - N\,d\phi_W^\top(M_W^{-1}(\phi(W)))\bigr)$
@@ -132,7 +153,7 @@ impl<S: Scalar> RegularizerFlow<S> {
     /// eigenvalue of $M_{W_0}$ above $10^{-12}$ times the largest.
     pub fn new(w0: &Params<S>) -> Result<Self> {
         check_chain(w0, REF_A)?;
-        let m = metric_operator(w0).to_f64().to_na().symmetric_eigen();
+        let m = metric_operator(w0)?.to_f64().to_na().symmetric_eigen();
         let top = m.eigenvalues.iter().fold(0.0f64, |a, l| a.max(l.abs()));
         let low = m.eigenvalues.iter().fold(f64::INFINITY, |a, l| a.min(*l));
         if !(top > 0.0 && low > 1e-12 * top) {
@@ -163,17 +184,18 @@ impl<S: Scalar> RegularizerFlow<S> {
 
     /// $-P_VW$ at `w` (unit speed), or the reason it is undefined.
     pub fn vertical_descent(w: &Params<S>) -> Result<Params<S>> {
+        check_chain(w, REF_A)?;
         let n = w.blocks.len();
         let mut x = w.blocks[0].clone();
         for b in &w.blocks[1..] {
             x = b.matmul(&x);
         }
         let (dn, d0) = x.shape();
-        let m = metric_operator(w);
+        let m = metric_operator(w)?;
         let rhs = Mat::from_vec(dn * d0, 1, x.as_slice().to_vec());
         let y = solve(&m, &rhs).map_err(|_| pre(REF_A, "M_W is singular (rank-deficient product)"))?;
         let y = Mat::from_vec(dn, d0, y.into_vec());
-        let mut out = pullback(w, &y);
+        let mut out = pullback(w, &y)?;
         let nn = w.proto().from_i64_like(n as i64);
         out.scale_mut(&nn);
         out.axpy(&-w.proto().one_like(), w);

@@ -72,8 +72,14 @@ impl EndToEndFlow {
         Ok((flow, e2e))
     }
 
-    /// $\dot X$ at `x` (allocating).
-    pub fn field(&mut self, x: &Mat<f64>) -> Mat<f64> {
+    /// $\dot X$ at `x` (allocating); `x` must have the loss's shape and finite entries.
+    pub fn field(&mut self, x: &Mat<f64>) -> Result<Mat<f64>> {
+        if x.shape() != self.g.shape() {
+            return Err(Error::dim("end-to-end matrix", format!("{:?}", self.g.shape()), format!("{:?}", x.shape())));
+        }
+        if !x.is_finite() {
+            return Err(Error::invalid("x", "end-to-end matrix must have finite entries"));
+        }
         self.loss.value_grad(x, None, &mut self.g);
         let n = self.depth;
         let xn = x.to_na();
@@ -86,13 +92,15 @@ impl EndToEndFlow {
             let b = psd_pow_f64(&right, (n - j) as f64 / n as f64);
             out -= a * &g * b;
         }
-        Mat::from_na(&out)
+        Ok(Mat::from_na(&out))
     }
 }
 
 impl VectorField<f64> for EndToEndFlow {
     fn eval(&mut self, _t: &f64, y: &Params<f64>, dy: &mut Params<f64>) {
-        dy.blocks[0] = self.field(&y.blocks[0]);
+        // `solve` checks the state against the end-to-end model; a non-finite state gives NaN,
+        // which the integrator reports as a non-finite outcome.
+        dy.blocks[0] = self.field(&y.blocks[0]).unwrap_or_else(|_| y.blocks[0].map(|_| f64::NAN));
     }
     fn name(&self) -> String {
         format!("end-to-end flow (N = {})", self.depth)
@@ -213,5 +221,5 @@ pub fn product_velocity<S: Scalar>(model: &Model<S>, w: &Params<S>) -> Result<(M
     }
     let (_, mut g) = model.grad(w);
     g.scale_mut(&w.proto().from_i64_like(-1));
-    Ok((model.end_to_end(w), super::balancing::push_forward(w, &g)))
+    Ok((model.end_to_end(w), super::balancing::push_forward(w, &g)?))
 }

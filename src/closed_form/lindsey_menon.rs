@@ -225,11 +225,14 @@ fn check_hidden<S: Scalar>(w: &Params<S>, g: &[Mat<S>], what: &str) -> Result<()
 pub fn act<S: Scalar>(w: &Params<S>, g: &[Mat<S>]) -> Result<Params<S>> {
     check_hidden(w, g, "group element")?;
     let inv = g.iter().map(inverse).collect::<Result<Vec<_>>>()?;
-    Ok(act_with_inverses(w, g, &inv))
+    act_with_inverses(w, g, &inv)
 }
 
-/// The group action with the inverses supplied (`g_inv[k]` $= g_{k+1}^{-1}$), unchecked.
-pub fn act_with_inverses<S: Scalar>(w: &Params<S>, g: &[Mat<S>], g_inv: &[Mat<S>]) -> Params<S> {
+/// The group action with the inverses supplied (`g_inv[k]` $= g_{k+1}^{-1}$; shapes are checked,
+/// the inverse relation is not).
+pub fn act_with_inverses<S: Scalar>(w: &Params<S>, g: &[Mat<S>], g_inv: &[Mat<S>]) -> Result<Params<S>> {
+    check_hidden(w, g, "group element")?;
+    check_hidden(w, g_inv, "inverse group element")?;
     let n = w.blocks.len();
     let blocks = (0..n)
         .map(|j| {
@@ -243,7 +246,7 @@ pub fn act_with_inverses<S: Scalar>(w: &Params<S>, g: &[Mat<S>], g_inv: &[Mat<S>
             b
         })
         .collect();
-    Params::new(blocks)
+    Ok(Params::new(blocks))
 }
 
 /// The infinitesimal action $(\xi\cdot W)_j = \xi_jW_j - W_j\xi_{j-1}$ ($\xi_0 = \xi_N = 0$): the
@@ -425,7 +428,7 @@ pub fn orbit_descent<S: Real>(w: &Params<S>, eta: &S, iters: usize) -> Result<(P
             g.push(spectral(&vals, &v, |l| (-(eta.clone() * l.clone())).exp()));
             gi.push(spectral(&vals, &v, |l| (eta.clone() * l.clone()).exp()));
         }
-        w = act_with_inverses(&w, &g, &gi);
+        w = act_with_inverses(&w, &g, &gi)?;
         hist.push(regularizer(&w));
     }
     Ok((w, hist))

@@ -446,6 +446,8 @@ fn run_fast_slow(ctx: &Ctx) -> Result<Summary> {
         "|X_ε(t) − X_bal(t)|",
     )
     .log_y();
+    let mut fig_mu = Figure::new("fast_slow_mu", "Fast–slow system: the moment map", "time t", "max |μ(t)|").log_y();
+    let mu0 = max_abs(&moment_map(&w0));
     let mut errs = Vec::new();
     let mut worst_mu = 0.0f64;
     for &eps in &epss {
@@ -453,6 +455,19 @@ fn run_fast_slow(ctx: &Ctx) -> Result<Summary> {
         let h = eps / 20.0;
         let traj = integrate(&mut FastSlow::new(&model, &w0, eps)?, &model, &w0, h, t1, saves, &mut mon)?;
         worst_mu = worst_mu.max(traj.laws[0].worst_rel);
+        let early: Vec<(usize, &f64)> = traj.times.iter().enumerate().filter(|(_, t)| **t <= 12.0 * eps).collect();
+        fig_mu = fig_mu
+            .with(Series::points(
+                format!("RK4, ε = {eps}"),
+                early.iter().map(|(k, t)| (**t, max_abs(&moment_map(&traj.states[*k])).max(1e-300))).collect(),
+            ))
+            .with(
+                Series::line(
+                    format!("e^(−2t/ε) max|μ(0)|, ε = {eps}"),
+                    early.iter().map(|(_, t)| (**t, mu0 * (-2.0 * **t / eps).exp())).collect(),
+                )
+                .styled(Style::Dashed),
+            );
         let pts: Vec<(f64, f64)> = traj
             .times
             .iter()
@@ -487,6 +502,7 @@ fn run_fast_slow(ctx: &Ctx) -> Result<Summary> {
         epss.iter().zip(&errs).map(|(e, r)| format!("eps {e}: {r:e}")).collect::<Vec<_>>().join(", ")
     ));
     ctx.save_figure(&fig, &mut s)?;
+    ctx.save_figure(&fig_mu, &mut s)?;
     Ok(s)
 }
 
@@ -608,7 +624,7 @@ fn run_end_to_end(ctx: &Ctx) -> Result<Summary> {
                 sv_err,
                 1e-7,
             ));
-            let m = metric_operator(wm).to_na().symmetric_eigen();
+            let m = metric_operator(wm)?.to_na().symmetric_eigen();
             let mut eigs: Vec<f64> = m.eigenvalues.iter().copied().collect();
             eigs.sort_by(|a, b| b.total_cmp(a));
             let spec = preconditioner_spectrum(&xm, n)?;
