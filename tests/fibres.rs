@@ -9,8 +9,8 @@
 //! high-order method replaces it in one line.
 
 use linflow::closed_form::balancing::{
-    metric_operator, moment_flow_n2, moment_map_derivative, push_forward, regularizer_flow_scalar, MomentMapFlow,
-    RegularizerFlow,
+    metric_operator, moment_flow_n2, moment_flow_rates, moment_map_derivative, push_forward, regularizer_flow_scalar,
+    MomentMapFlow, RegularizerFlow,
 };
 use linflow::closed_form::end_to_end::{
     end_to_end_field, preconditioner_spectrum, product_velocity, singular_value_rates, EndToEndFlow,
@@ -341,6 +341,52 @@ fn flow_b_sinh_law_negative_sign_and_zero_product() {
     }
     assert!(is_precondition(moment_flow_n2(&1.0, &2.0, &-0.1)));
     assert!(is_precondition(moment_flow_n2(&f64::NAN, &2.0, &0.1)));
+}
+
+#[test]
+fn flow_b_linearization_rates_match_a_finite_difference_jacobian() {
+    // Jacobian of flow (b) at the balanced point of a 3-3-3-3 fibre by central differences
+    // (step 1e-6: truncation O(h^2) ~ 1e-12 times third derivatives, rounding 1e-16/1e-6 = 1e-10),
+    // symmetric since the flow is a gradient flow; its non-zero spectrum against the formula.
+    let widths = [3usize, 3, 3, 3];
+    let x = data::gaussian(3, 3, 1.0, &mut data::rng(14));
+    let w = balanced_point(&x, &widths).unwrap();
+    let dim = w.len();
+    let hstep = 1e-6;
+    let mut jac = nalgebra::DMatrix::<f64>::zeros(dim, dim);
+    let mut field = MomentMapFlow;
+    for k in 0..dim {
+        let mut plus = w.clone();
+        let mut minus = w.clone();
+        let mut xp = plus.flatten();
+        let mut xm = minus.flatten();
+        xp[k] += hstep;
+        xm[k] -= hstep;
+        plus.set_from_slice(&xp);
+        minus.set_from_slice(&xm);
+        let (mut fp, mut fm) = (w.zeros_like(), w.zeros_like());
+        field.eval(&0.0, &plus, &mut fp);
+        field.eval(&0.0, &minus, &mut fm);
+        for (i, (a, b)) in fp.flatten().iter().zip(fm.flatten()).enumerate() {
+            jac[(i, k)] = -(a - b) / (2.0 * hstep);
+        }
+    }
+    let asym = (&jac - jac.transpose()).abs().max();
+    assert!(asym < 1e-7, "Jacobian of a gradient flow is symmetric: {asym:e}");
+    let sym = (&jac + jac.transpose()) * 0.5;
+    let mut eig: Vec<f64> = sym.symmetric_eigen().eigenvalues.iter().copied().collect();
+    eig.sort_by(|a, b| b.total_cmp(a));
+    let rates = moment_flow_rates(&x, 3).unwrap();
+    assert_eq!(rates.len(), 2 * 6);
+    let mut top: Vec<f64> = eig[..rates.len()].to_vec();
+    top.sort_by(f64::total_cmp);
+    for (a, b) in top.iter().zip(&rates) {
+        assert!((a - b).abs() < 1e-6 * b.max(1.0), "rate {a} vs formula {b}");
+    }
+    // The other directions (tangent to the balanced manifold, dimension d^2 + (N-1)d(d-1)/2 = 15)
+    // have rate 0.
+    assert!(eig[rates.len()..].iter().all(|e| e.abs() < 1e-6));
+    assert!(is_precondition(moment_flow_rates(&data::gaussian(2, 3, 1.0, &mut data::rng(15)), 3)));
 }
 
 #[test]

@@ -426,3 +426,31 @@ pub fn moment_flow_n2<S: Real>(w1: &S, w2: &S, t: &S) -> Result<(S, S, S)> {
     let sgn = |w: &S, s: S| if *w < proto { -s } else { s };
     Ok((mu, sgn(w1, s1), sgn(w2, s2)))
 }
+
+/// Linearization of flow (b) at the balanced points of the fibre of a square invertible `x`
+/// (all widths `d`): the transverse decay rates $4(l_a + l_b) - 8\sqrt{l_al_b}\cos(p\pi/N)$ for
+/// $1 \le a \le b \le d$, $1 \le p \le N-1$, with $l_i = \sigma_i(X)^{2/N}$, in increasing order
+/// ($(N-1)d(d+1)/2$ values; the remaining directions, tangent to the balanced manifold, have rate 0).
+/// The slowest is $8\,l_{\min}(1 - \cos(\pi/N))$: unlike flow (a), the rate depends on $X$.
+/// Preconditions: `depth >= 2`, `x` square with full rank.
+pub fn moment_flow_rates(x: &Mat<f64>, depth: usize) -> Result<Vec<f64>> {
+    if depth < 2 {
+        return Err(pre(REF_B, "depth N must be at least 2 (no hidden layer otherwise)"));
+    }
+    if x.rows() != x.cols() {
+        return Err(pre(REF_B, format!("the rates are for square X (all widths equal), got {:?}", x.shape())));
+    }
+    let (_, sig, _) = super::lindsey_menon::thin_svd(x)?;
+    let l: Vec<f64> = sig.iter().map(|s| f64::powf(*s, 2.0 / depth as f64)).collect();
+    let mut rates = Vec::new();
+    for a in 0..l.len() {
+        for b in a..l.len() {
+            for p in 1..depth {
+                let c = (p as f64 * std::f64::consts::PI / depth as f64).cos();
+                rates.push(4.0 * (l[a] + l[b]) - 8.0 * (l[a] * l[b]).sqrt() * c);
+            }
+        }
+    }
+    rates.sort_by(f64::total_cmp);
+    Ok(rates)
+}
