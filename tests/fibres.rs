@@ -9,8 +9,8 @@
 //! high-order method replaces it in one line.
 
 use linflow::closed_form::balancing::{
-    metric_operator, moment_flow_n2, moment_flow_rates, moment_map_derivative, push_forward, regularizer_flow_scalar,
-    MomentMapFlow, RegularizerFlow,
+    metric_operator, moment_flow_n2, moment_flow_rates, moment_map_derivative, push_forward, regularizer_flow_mu,
+    regularizer_flow_scalar, MomentMapFlow, RegularizerFlow,
 };
 use linflow::closed_form::end_to_end::{
     end_to_end_field, preconditioner_spectrum, product_velocity, singular_value_rates, EndToEndFlow,
@@ -139,12 +139,16 @@ fn riccati_experiment_passes() {
     run_quick("riccati");
 }
 
-/// The full-size runs (slow in the test profile; `cargo test --test fibres -- --ignored`).
+/// The full-size runs (slow in the test profile; `cargo test --test fibres -- --ignored`). With
+/// `LINFLOW_FIBRES_OUT=DIR` set, the summaries and figures are kept in `DIR`.
 #[test]
 #[ignore]
 fn fibre_experiments_pass_at_full_size() {
     for name in ["kempf-ness", "balancing-flows", "fast-slow", "end-to-end", "riccati"] {
-        let dir = std::env::temp_dir().join(format!("linflow-fibres-full-{}-{name}", std::process::id()));
+        let keep = std::env::var_os("LINFLOW_FIBRES_OUT").map(std::path::PathBuf::from);
+        let dir = keep
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join(format!("linflow-fibres-full-{}-{name}", std::process::id())));
         let t = std::time::Instant::now();
         let s = experiments::reproduce(name, &dir, false).expect("experiment runs");
         eprintln!("{name}: {:.1} s", t.elapsed().as_secs_f64());
@@ -155,7 +159,9 @@ fn fibre_experiments_pass_at_full_size() {
             eprintln!("{name}: note: {n}");
         }
         assert!(s.passed(), "{name}");
-        let _ = std::fs::remove_dir_all(&dir);
+        if keep.is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
 
@@ -179,6 +185,11 @@ fn group_action_fixes_product_and_moment_map_is_the_derivative_of_the_norm() {
     // Same sign convention as the library's MomentMap quantity (and mu = -C).
     let model = Model::new(arch.clone(), Loss::target(arch.product(&w))).unwrap();
     assert_eq!(moment_map(&w), MomentMap.eval(&model, &w));
+    // In exact rationals the action keeps the product exactly.
+    let q = Q::new();
+    let (wq, gq): (Params<Q>, Vec<Mat<Q>>) =
+        (w.cast(&q), xi.iter().map(|x| Mat::eye(x.rows(), x.rows(), &0.0).add(x).cast(&q)).collect());
+    assert_eq!(arch.product(&act(&wq, &gq).unwrap()), arch.product(&wq));
     // The action keeps the product; the orbit tangent is in ker dphi.
     let x = arch.product(&w);
     assert!(arch.product(&wp).sub(&x).max_abs().unwrap() < 1e-14);
@@ -272,6 +283,18 @@ fn flow_a_mu_law_along_rk4_in_f64() {
     assert!(traj.laws[1].worst_rel < 1e-6);
     let x_end = arch.product(traj.last());
     assert!(x_end.sub(&arch.product(&w0)).max_abs().unwrap() < 1e-6);
+    // The closed-form helper, and speed c = 2 (rate 4), at t = 2.
+    let mu0 = moment_map(&w0);
+    let pred = regularizer_flow_mu(&mu0, &2.0, &1.0);
+    let now = moment_map(traj.last());
+    let dev: Vec<Mat<f64>> = now.iter().zip(&pred).map(|(a, b)| a.sub(b)).collect();
+    assert!(max_abs(&dev) < 1e-6 * max_abs(&mu0));
+    let mut fast = RegularizerFlow::new(&w0).unwrap().with_speed(2.0).unwrap();
+    let traj2 = solve(&mut fast, &model, &w0, &Integrator::Rk4 { h: 0.005 }, &opts, &mut Monitor::new()).unwrap();
+    let pred = regularizer_flow_mu(&mu0, &2.0, &2.0);
+    let dev: Vec<Mat<f64>> = moment_map(traj2.last()).iter().zip(&pred).map(|(a, b)| a.sub(b)).collect();
+    // RK4 with h = 0.005 at rate 4 (z = 0.02 per step): far below 1e-6 relative.
+    assert!(max_abs(&dev) < 1e-6 * max_abs(&mu0));
     // Negative control: the same law with rate 1.9 is far off.
     let mut wrong = Monitor::new().track(MomentMap, Law::exp_decay(1.9));
     let traj =
