@@ -453,9 +453,12 @@ mod tests {
 
     #[test]
     fn rational_inverse_is_exact() {
-        let a = Mat::from_fn(3, 3, |i, j| Q::from(((i * 3 + j * j) as i64 + 1, 1 + i as i64)));
+        // The 3x3 Hilbert matrix (invertible, inverse with integer entries).
+        let a = Mat::from_fn(3, 3, |i, j| Q::from((1, (i + j + 1) as i64)));
         let inv = inverse(&a).unwrap();
         assert_eq!(a.matmul(&inv), Mat::eye(3, 3, &Q::new()));
+        assert_eq!(*inv.get(0, 0), Q::from(9));
+        assert_eq!(*inv.get(1, 1), Q::from(192));
         let sing = Mat::from_fn(2, 2, |_, _| Q::from(1));
         assert!(matches!(inverse(&sing), Err(Error::Precondition { .. })));
     }
