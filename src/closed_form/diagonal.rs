@@ -229,11 +229,28 @@ impl<S: Real> DiagonalFlow<S> {
     }
 }
 
+/// `(sinh x, cosh x)`; below `|x| = 1/2` the odd series of `sinh` avoids the cancellation of
+/// `(e^x − e^{−x})/2`, so small arguments keep full relative accuracy.
 fn sinh_cosh<S: Real>(x: &S) -> (S, S) {
     let e = x.exp();
     let ie = x.one_like() / e.clone();
     let half = x.ratio_like(1, 2);
-    ((e.clone() - ie.clone()) * half.clone(), (e + ie) * half)
+    let cosh = (e.clone() + ie.clone()) * half.clone();
+    if x.abs() < half {
+        let eps = x.epsilon_like();
+        let x2 = x.square();
+        let mut term = x.clone();
+        let mut sum = x.clone();
+        let mut k = 1i64;
+        while term.abs() > eps.clone() * sum.abs() && !term.is_zero() {
+            term = term * x2.clone() / x.from_i64_like((2 * k) * (2 * k + 1));
+            sum += &term;
+            k += 1;
+        }
+        (sum, cosh)
+    } else {
+        ((e - ie) * half, cosh)
+    }
 }
 
 /// Pesme's hyperbolic entropy $\phi_a(\beta) = \tfrac12\sum_i\bigl[\beta_i\operatorname{asinh}(\beta_i/a_i^2) - \sqrt{\beta_i^2 + a_i^4} + a_i^2\bigr]$.
@@ -333,6 +350,8 @@ pub fn hyperbolic_entropy_argmin<S: Real>(
     let mut dval = dual(&nu);
     let mut iterations = 0;
     let max_iter = 400;
+    let mut best = None::<S>;
+    let mut stalled = 0;
     loop {
         let w = w_of(&nu);
         let beta = primal(&w);
@@ -349,7 +368,15 @@ pub fn hyperbolic_entropy_argmin<S: Real>(
                 scale = s;
             }
         }
-        if gnorm <= eps.clone() * scale.clone() * proto.from_i64_like(64) || iterations >= max_iter {
+        // Stalled: eight iterations without halving the best residual (rounding level reached).
+        match &best {
+            Some(b) if gnorm.clone() * proto.from_i64_like(2) > *b => stalled += 1,
+            _ => {
+                best = Some(gnorm.clone());
+                stalled = 0;
+            }
+        }
+        if gnorm <= eps.clone() * scale.clone() * proto.from_i64_like(64) || iterations >= max_iter || stalled >= 8 {
             return Ok(ImplicitBias { beta, nu, iterations, residual: gnorm });
         }
         // Hessian X^T diag(2 a² cosh 2w) X.
@@ -366,6 +393,11 @@ pub fn hyperbolic_entropy_argmin<S: Real>(
         let p = solve_linear(&h, &neg_g)
             .ok_or_else(|| precondition(NAME, "the dual Hessian is singular: X must have full column rank"))?;
         let slope: S = p.iter().zip(&g).fold(zero.clone(), |s, (pi, gi)| s + pi.clone() * gi.clone());
+        let g2 = g.iter().fold(zero.clone(), |s, gi| s + gi.square());
+        // Globalization: Armijo on the dual while its predicted decrease is above the dual's rounding
+        // level, otherwise sufficient decrease of the residual ‖∇D‖² (Newton's direction is a descent
+        // direction for both: d/ds ‖∇D(ν + s p)‖² = −2‖∇D‖² at s = 0).
+        let noise = eps.clone() * proto.from_i64_like(1024) * (dval.abs() + proto.one_like());
         let mut step = proto.one_like();
         let c1 = proto.ratio_like(1, 10000);
         let half = proto.ratio_like(1, 2);
@@ -373,7 +405,12 @@ pub fn hyperbolic_entropy_argmin<S: Real>(
         for _ in 0..80 {
             let trial: Vec<S> = nu.iter().zip(&p).map(|(a, b)| a.clone() + step.clone() * b.clone()).collect();
             let dt = dual(&trial);
-            if dt.is_finite() && dt <= dval.clone() + c1.clone() * step.clone() * slope.clone() {
+            let gt = grad_of(&primal(&w_of(&trial)));
+            let gt2 = gt.iter().fold(zero.clone(), |s, gi| s + gi.square());
+            let predicted = -(step.clone() * slope.clone());
+            let armijo = dt.is_finite() && predicted > noise && dt <= dval.clone() + c1.clone() * step.clone() * slope.clone();
+            let resid = gt2.is_finite() && gt2 <= (proto.one_like() - c1.clone() * step.clone()) * g2.clone();
+            if armijo || resid {
                 nu = trial;
                 dval = dt;
                 accepted = true;
@@ -382,16 +419,8 @@ pub fn hyperbolic_entropy_argmin<S: Real>(
             step = step * half.clone();
         }
         if !accepted {
-            // No decrease visible in the dual at this precision: accept the full Newton step if it
-            // reduces the residual (the quadratic-convergence regime), otherwise stop.
-            let trial: Vec<S> = nu.iter().zip(&p).map(|(a, b)| a.clone() + b.clone()).collect();
-            let gt = inf_norm(&grad_of(&primal(&w_of(&trial))));
-            if gt < gnorm {
-                dval = dual(&trial);
-                nu = trial;
-            } else {
-                return Ok(ImplicitBias { beta, nu, iterations, residual: gnorm });
-            }
+            // Neither the dual nor the residual can decrease at this precision: rounding level.
+            return Ok(ImplicitBias { beta, nu, iterations, residual: gnorm });
         }
         iterations += 1;
     }
