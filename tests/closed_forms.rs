@@ -218,3 +218,213 @@ fn saxe_deep_series_equals_sigmoid_at_256_bits() {
         assert!(d < 1e-65, "t = {t}: {d:e}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Diagonal networks
+
+fn sparse_problem(n: usize, d: usize, k: usize, seed: u64) -> (Mat<f64>, Mat<f64>, Mat<f64>) {
+    let mut rng = data::rng(seed);
+    let x = data::gaussian(d, n, 1.0, &mut rng);
+    let mut beta = data::sparse_row(d, k, &mut rng);
+    for b in beta.as_mut_slice() {
+        if *b != 0.0 {
+            *b = b.signum() * (0.5 + b.abs());
+        }
+    }
+    let y = beta.matmul(&x);
+    (x, y, beta)
+}
+
+fn linf(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
+#[test]
+fn diagonal_preconditions_rejected() {
+    assert!(is_precondition(dg::CoordinateFlow::new(dg::Kind::Uv, 0.3, -0.3, 1.0)));
+    assert!(is_precondition(dg::CoordinateFlow::new(dg::Kind::Sq, 0.3, 0.0, 1.0)));
+    assert!(is_precondition(dg::CoordinateFlow::new(dg::Kind::Sq, 0.3, 0.1, f64::INFINITY)));
+    // A non-orthogonal design.
+    let (x, y, _) = sparse_problem(5, 8, 1, 1);
+    let arch = Arch::DiagonalSq { d: 8 };
+    let model = Model::new(arch.clone(), Loss::regression(x.clone(), y.clone()).unwrap()).unwrap();
+    let p0 = init::diagonal_alpha(&arch, 0.1).unwrap();
+    assert!(is_precondition(dg::DiagonalFlow::new(&model, &p0, 1e-12)));
+    // Deep models have no diagonal potential.
+    let deep = Arch::deep_linear(&[2, 2]).unwrap();
+    assert!(is_precondition(dg::flow_potential(&deep, &init::identity(&deep, 1.0))));
+    // Zero balance in a coordinate.
+    let mut bad = init::diagonal_alpha(&Arch::DiagonalUV { d: 8 }, 0.1).unwrap();
+    *bad.blocks[1].get_mut(0, 3) = *bad.blocks[0].get(0, 3);
+    assert!(is_precondition(dg::flow_potential(&Arch::DiagonalUV { d: 8 }, &bad)));
+    // The argmin: n > d, non-positive scale.
+    let xt = x.t();
+    assert!(is_precondition(dg::hyperbolic_entropy_argmin(&xt, &vec![0.0; 8], &[1.0; 5], None)));
+    assert!(is_precondition(dg::hyperbolic_entropy_argmin(&x, y.as_slice(), &[0.0; 8], None)));
+    assert!(matches!(dg::hyperbolic_entropy_argmin(&x, &[1.0; 3], &[1.0; 8], None), Err(Error::Dimension { .. })));
+    // GD potential: |γ g| >= 1, non-standard init.
+    let g = vec![Mat::from_fn(1, 8, |_, i| if i == 2 { 30.0 } else { 0.1 })];
+    let uv = Arch::DiagonalUV { d: 8 };
+    let p_uv = init::diagonal_alpha(&uv, 0.1).unwrap();
+    assert!(is_precondition(dg::gd_potential(&uv, &p_uv, &0.1, &g)));
+    assert!(is_precondition(dg::gd_potential(&uv, &bad, &0.1, &g[..0])));
+    assert!(is_precondition(dg::min_l2_interpolator(&xt, &[0.0; 8])));
+}
+
+#[test]
+fn diagonal_coordinate_flows_match_rk4_from_general_inits() {
+    // Orthogonal design X = √d Q (XXᵀ/n = I), random (u0, v0) of both signs: targets of both signs,
+    // coordinates whose β changes sign, c < 0 and c > 0.
+    let d = 6;
+    let x = orth(d, 21).scaled(&(d as f64).sqrt());
+    let b = Mat::from_fn(1, d, |_, i| [1.2, -0.7, 0.0, 2.0, -1.5, 0.3][i]);
+    let y = b.matmul(&x);
+    let mut rng = data::rng(22);
+    for arch in [Arch::DiagonalUV { d }, Arch::DiagonalSq { d }] {
+        let model = Model::new(arch.clone(), Loss::regression(x.clone(), y.clone()).unwrap()).unwrap();
+        let p0 = init::gaussian(&arch, 0.4, &mut rng);
+        let cf = dg::DiagonalFlow::new(&model, &p0, 1e-12).unwrap();
+        let reference = |t: f64| cf.beta(&t).unwrap();
+        assert_rk4_limit(flow_errors(&model, &p0, 0.01, 4.0, &reference), 1e-8);
+        // Parameters, not just β.
+        let traj = gf(&model, &p0, 0.0025, 4.0, 2);
+        let pc = cf.params(traj.times.last().unwrap()).unwrap();
+        let dev = traj.last().flatten().iter().zip(pc.flatten()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(dev < 1e-9, "{}: parameters off by {dev:e}", arch.name());
+    }
+}
+
+#[test]
+fn diagonal_flow_equals_potential_argmin_at_finite_time_from_general_inits() {
+    // β(t) = argmin φ_a + ⟨δ, ·⟩ subject to βX = β(t)X, with (a, δ) from the initialization only.
+    let (x, y, _) = sparse_problem(5, 10, 2, 23);
+    let mut rng = data::rng(24);
+    for arch in [Arch::DiagonalUV { d: 10 }, Arch::DiagonalSq { d: 10 }] {
+        let model = Model::new(arch.clone(), Loss::regression(x.clone(), y.clone()).unwrap()).unwrap();
+        let p0 = init::gaussian(&arch, 0.3, &mut rng);
+        let (a, delta) = dg::flow_potential(&arch, &p0).unwrap();
+        for (h, t1) in [(0.005, 3.0), (0.005, 10.0)] {
+            let traj = gf(&model, &p0, h, t1, 1);
+            let beta = model.end_to_end(traj.last());
+            let yt = beta.matmul(&x);
+            let sol = dg::hyperbolic_entropy_argmin(&x, yt.as_slice(), &a, Some(&delta)).unwrap();
+            let gap = linf(&sol.beta, beta.as_slice());
+            // RK4 at h = 0.005 on rates <= ~40: global error ~1e-9; the identity itself is exact.
+            assert!(gap < 1e-7, "{} t = {t1}: {gap:e}", arch.name());
+            // Negative control: the potential without the initialization's linear term misses.
+            let wrong = dg::hyperbolic_entropy_argmin(&x, yt.as_slice(), &a, None).unwrap();
+            assert!(linf(&wrong.beta, beta.as_slice()) > 1e-4);
+        }
+    }
+}
+
+#[test]
+fn hyperbolic_entropy_argmin_matches_scalar_bisection() {
+    // One constraint (n = 1): KKT gives β_i = a_i² sinh(2(x_i ν − δ_i)) with a scalar ν, found here
+    // by bisection on the monotone Σ x_i β_i(ν) = y (independent of the Newton solver).
+    let x = Mat::from_vec(5, 1, vec![0.7, -1.2, 0.3, 2.0, -0.4]);
+    let a = [0.3, 1.0, 0.05, 0.5, 2.0];
+    let delta = [0.1, -0.2, 0.0, 0.05, 0.3];
+    let y = 1.7;
+    let beta_of = |nu: f64| -> Vec<f64> { (0..5).map(|i| a[i] * a[i] * (2.0 * (x.get(i, 0) * nu - delta[i])).sinh()).collect() };
+    let constraint = |nu: f64| beta_of(nu).iter().enumerate().map(|(i, b)| b * x.get(i, 0)).sum::<f64>() - y;
+    let (mut lo, mut hi) = (-10.0, 10.0);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if constraint(mid) < 0.0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let truth = beta_of(0.5 * (lo + hi));
+    let sol = dg::hyperbolic_entropy_argmin(&x, &[y], &a, Some(&delta)).unwrap();
+    // f64 bisection to the last bit of ν; β within a few ulps times the slope (a² · 2x cosh ≤ 30).
+    assert!(linf(&sol.beta, &truth) < 1e-13, "{:?} vs {truth:?}", sol.beta);
+    // At 256 bits, the same against the f64 truth is limited by the f64 truth; against the KKT form of
+    // its own dual point it must satisfy the constraint to rounding.
+    let p = Mp::new(256);
+    let xm = x.cast(&p);
+    let am: Vec<Mp> = a.iter().map(|v| p.from_f64_like(*v)).collect();
+    let dm: Vec<Mp> = delta.iter().map(|v| p.from_f64_like(*v)).collect();
+    let sm = dg::hyperbolic_entropy_argmin(&xm, &[p.from_f64_like(y)], &am, Some(&dm)).unwrap();
+    assert!(sm.residual.to_f64() < 1e-70);
+    let back: Vec<f64> = sm.beta.iter().map(|b| b.to_f64()).collect();
+    assert!(linf(&back, &truth) < 1e-13);
+}
+
+#[test]
+fn kernel_and_rich_limits() {
+    let (x, y, _) = sparse_problem(3, 7, 1, 25);
+    // Kernel limit vs nalgebra's pseudo-inverse (an independent least-norm solve).
+    let l2 = dg::min_l2_interpolator(&x, y.as_slice()).unwrap();
+    let pinv = x.t().to_na().pseudo_inverse(1e-14).unwrap();
+    let l2_na: Vec<f64> = (0..7).map(|i| (0..3).map(|j| pinv[(i, j)] * y.get(0, j)).sum()).collect();
+    assert!(linf(&l2, &l2_na) < 1e-12);
+    let big = dg::hyperbolic_entropy_argmin(&x, y.as_slice(), &[1e3; 7], None).unwrap();
+    // φ_a = |β|²/(4a²) − O(β⁴/a⁶): gap O(|β|³/a⁴) ~ 1e-12 at a = 1000.
+    assert!(linf(&big.beta, &l2) < 1e-10, "{}", linf(&big.beta, &l2));
+    // Rich limit vs the least-ℓ1 interpolator found by enumerating all bases (3 of 7 columns): a
+    // vertex of {βX = y} minimizes ‖β‖₁, so the best feasible basic solution is the LP optimum.
+    let mut best: Option<(f64, Vec<f64>)> = None;
+    for i in 0..7 {
+        for j in i + 1..7 {
+            for k in j + 1..7 {
+                let cols = [i, j, k];
+                let m = Mat::from_fn(3, 3, |r, c| *x.get(cols[c], r));
+                if let Some(sol) = dg::solve_linear(&m, y.as_slice()) {
+                    let mut beta = vec![0.0; 7];
+                    for (c, &col) in cols.iter().enumerate() {
+                        beta[col] = sol[c];
+                    }
+                    let l1: f64 = beta.iter().map(|b| b.abs()).sum();
+                    if best.as_ref().is_none_or(|(v, _)| l1 < *v) {
+                        best = Some((l1, beta));
+                    }
+                }
+            }
+        }
+    }
+    let (_, l1) = best.unwrap();
+    let mut prev = f64::INFINITY;
+    for a in [1e-2, 1e-3, 1e-4, 1e-5] {
+        let sol = dg::hyperbolic_entropy_argmin(&x, y.as_slice(), &[a; 7], None).unwrap();
+        let gap = linf(&sol.beta, &l1);
+        eprintln!("a = {a}: gap to least l1 {gap:e}");
+        assert!(gap < prev, "the gap must shrink as a -> 0");
+        prev = gap;
+    }
+    assert!(prev < 1e-3);
+}
+
+#[test]
+fn gd_potential_reproduces_gd_iterates_sq_and_uv() {
+    // The GD iterate after k steps is the argmin of the predicted potential on its own predictions,
+    // for both parametrizations (the independent side is the library's GD run).
+    let (x, y, _) = sparse_problem(4, 9, 2, 26);
+    for arch in [Arch::DiagonalUV { d: 9 }, Arch::DiagonalSq { d: 9 }] {
+        let model = Model::new(arch.clone(), Loss::regression(x.clone(), y.clone()).unwrap()).unwrap();
+        let p0 = init::diagonal_alpha(&arch, 0.3).unwrap();
+        let gamma = 0.05;
+        let mut opt = Optimizer::new(Method::Gd { eta: gamma }, &0.0).unwrap();
+        let mut p = p0.clone();
+        let mut grads = Vec::new();
+        for _ in 0..400 {
+            let beta = model.end_to_end(&p);
+            let mut g = beta.zeros_like();
+            model.loss.value_grad(&beta, None, &mut g);
+            grads.push(g);
+            opt.step(&model, &mut p).unwrap();
+        }
+        let (a, delta) = dg::gd_potential(&arch, &p0, &gamma, &grads).unwrap();
+        let beta = model.end_to_end(&p);
+        let sol = dg::hyperbolic_entropy_argmin(&x, beta.matmul(&x).as_slice(), &a, Some(&delta)).unwrap();
+        // Exact identity; f64 rounding over 400 steps of O(1) quantities: 1e-11.
+        let gap = linf(&sol.beta, beta.as_slice());
+        assert!(gap < 1e-11, "{}: {gap:e}", arch.name());
+        // The gradient-flow potential (no step-size correction) does not reproduce GD.
+        let (a_gf, d_gf) = dg::flow_potential(&arch, &p0).unwrap();
+        let gf_sol = dg::hyperbolic_entropy_argmin(&x, beta.matmul(&x).as_slice(), &a_gf, Some(&d_gf)).unwrap();
+        assert!(linf(&gf_sol.beta, beta.as_slice()) > 1e-5);
+    }
+}
