@@ -110,3 +110,23 @@ pub fn log_det_rate_general<S: Scalar>(model: &Model<S>, p: &Params<S>) -> Resul
     }
     Ok(-s)
 }
+
+/// A balanced depth-2 factorization computed in the number type of `a`: $W_1 = A$,
+/// $W_2 = (AA^\top)^{1/2}$ (the $2\times2$ square root $(M + \sqrt{\det M}\,I)/\sqrt{\operatorname{tr}M + 2\sqrt{\det M}}$),
+/// so $W_2^\top W_2 = W_1W_1^\top$ to the working precision and $\det W = |\det A|\det A$ has the sign
+/// of $\det A$. (An `f64` balanced initialization cast to MPFR is balanced only to $10^{-16}$, which is
+/// enough to let $\det W$ change sign once it is that small.)
+pub fn balanced_two_layer<S: Real>(a: &Mat<S>) -> Result<Params<S>> {
+    if a.shape() != (2, 2) {
+        return Err(Error::dim("balanced two-layer factor", "2x2", format!("{:?}", a.shape())));
+    }
+    if det2(a).is_zero() || !a.is_finite() {
+        return Err(precondition(NAME, "A must be finite and invertible"));
+    }
+    let m = a.prod(false, a, true);
+    let s = det2(&m).sqrt();
+    let t = (m.trace() + s.from_i64_like(2) * s.clone()).sqrt();
+    let eye = Mat::eye(2, 2, &s);
+    let root = m.add(&eye.scaled(&s)).scaled(&(s.one_like() / t));
+    Ok(Params::new(vec![a.clone(), root]))
+}

@@ -497,7 +497,7 @@ fn run_diagonal(ctx: &Ctx) -> Result<Summary> {
             (true, a) if a >= 1.0 => 40.0,
             (true, _) => 60.0,
             (false, a) if a >= 1.0 => 40.0,
-            (false, a) if a >= 0.1 => 400.0,
+            (false, a) if a >= 0.1 => 700.0,
             (false, _) => 1500.0,
         };
         // α = 1 has the fastest coordinates (rate ~ 4 sqrt(β² + 4α⁴) times the design's top eigenvalue).
@@ -763,6 +763,30 @@ fn run_basic_inequality(ctx: &Ctx) -> Result<Summary> {
         }
         s.notes.push(format!("{label}: min slack BI {m1:.3e}, BI-sum {m2:.3e}"));
     }
+    // Beyond 1/L from a start along the top eigenvector of H: with z = θ0, the first step's slack is
+    // (η/2)‖g‖²(1 − ηL) < 0.
+    let eig = sxx.to_na().symmetric_eigen();
+    let top = eig.eigenvalues.imax();
+    let mut p_bad = theta_star.clone();
+    for j in 0..d {
+        *p_bad.blocks[0].get_mut(0, j) += eig.eigenvectors[(j, top)];
+    }
+    let mut zs_bad = zs.clone();
+    zs_bad.push(p_bad.clone());
+    let (bad, _) = bi_slacks(&model, &p_bad, &vec![1.5 / l; steps], &zs_bad)?;
+    let m_bad = bad.iter().cloned().fold(f64::INFINITY, f64::min);
+    fig = fig.with(Series::line("eta = 1.5/L, theta_0 - theta* on the top eigenvector", bad.iter().enumerate().map(|(t, v)| ((t + 1) as f64, *v)).collect()));
+    s.check(Check::at_most(
+        "bi-fails-beyond-1-over-L",
+        "with eta = 1.5/L, theta_0 - theta* along H's top eigenvector and z = theta_0, the inequality is violated \
+         (first-step slack (eta/2)|g|^2 (1 - eta L) = -eta L^2/4 < 0): the condition eta <= 1/L is needed",
+        m_bad,
+        -1e-3,
+    ));
+    s.notes.push(format!(
+        "eta = 1.5/L from theta* + top eigenvector: min slack {m_bad:.3e} (predicted first-step slack -eta L^2/4 = {:.3e})",
+        -1.5 / l * l * l / 4.0
+    ));
     ctx.save_figure(&fig, &mut s)?;
     // Exact per-step identity: rationals (zero) and 256 bits.
     let q = crate::scalar::Q::new();
@@ -946,13 +970,30 @@ fn run_razin_cohen(ctx: &Ctx) -> Result<Summary> {
     ));
     // Depth 2: det decays exponentially (d/dt ln|det W| = -2 tr(V U^T grad l) stays bounded, no
     // decay to zero in finite time, but exponentially small values).
-    let p2 = rc::balanced_init(2, 0.05, 61)?;
+    // Depth 2 from an initialization balanced in each number type (f64: to 1e-16; MPFR-256: to 1e-77).
+    let mut a2 = data::gaussian(2, 2, 0.2, &mut data::rng(62));
+    if rc::det2(&a2) < 0.0 {
+        for j in 0..2 {
+            *a2.get_mut(0, j) = -*a2.get(0, j);
+        }
+    }
     let t2 = 80.0;
     let h2 = if ctx.quick { 1e-3 } else { 2.5e-4 };
-    let d64 = rc_run(2, &p2, &0.0f64, h2, t2, 400)?;
-    let dmp = rc_run(2, &p2, &Mp::new(256), h2, t2, 400)?;
+    let mp256 = Mp::new(256);
+    let run2 = |p0: Params<f64>, pm: Params<Mp>, h: f64| -> Result<(RcRun, RcRun)> {
+        let model = rc::model(2)?;
+        let m_mp = model.cast(&mp256);
+        let summarize = |times: Vec<f64>, loss: Vec<f64>, dets: Vec<f64>| RcRun { times, det: dets, loss, w11: vec![] };
+        let t64 = flow(&model, &p0, h, t2, 400)?;
+        let d64: Vec<f64> = t64.states.iter().map(|p| rc::det2(&model.end_to_end(p))).collect();
+        let tmp = flow(&m_mp, &pm, h, t2, 400)?;
+        let dmp: Vec<f64> = tmp.states.iter().map(|p| rc::det2(&m_mp.end_to_end(p)).to_f64()).collect();
+        Ok((summarize(t64.times.clone(), t64.loss.clone(), d64), summarize(tmp.times.clone(), tmp.loss.clone(), dmp)))
+    };
+    let (d64, dmp) = run2(rc::balanced_two_layer(&a2)?, rc::balanced_two_layer(&a2.cast(&mp256))?, h2)?;
     let first_neg = |r: &RcRun| r.det.iter().position(|d| *d <= 0.0).map(|k| r.times[k]);
     let at = |r: &RcRun, t: f64| r.times.iter().position(|x| *x >= t).map(|k| r.det[k]).unwrap_or(f64::NAN);
+    let min_mp = dmp.det.iter().cloned().fold(f64::INFINITY, f64::min);
     s.notes.push(format!(
         "depth 2, RK4 h = {h2}, t <= {t2}: f64 det first <= 0 at {:?}, MPFR-256 at {:?}; det at t = 20, 40, 60, 80: \
          f64 {:.3e} {:.3e} {:.3e} {:.3e}, MPFR {:.3e} {:.3e} {:.3e} {:.3e}; final loss {:.3e}",
@@ -968,12 +1009,28 @@ fn run_razin_cohen(ctx: &Ctx) -> Result<Summary> {
         at(&dmp, 80.0),
         dmp.loss.last().expect("non-empty"),
     ));
+    // The same in MPFR from an f64 balanced factorization (init::balanced, balanced only to ~1e-16).
+    let cast_run = rc_run(2, &rc::balanced_init(2, 0.2, 62)?, &mp256, h2, t2, 400)?;
+    let cast_imbalance = {
+        let p = rc::balanced_init(2, 0.2, 62)?;
+        p.blocks[1].gram_t().sub(&p.blocks[0].gram()).max_abs().unwrap_or(0.0)
+    };
+    s.notes.push(format!(
+        "depth 2, MPFR-256 started from an f64 balanced factorization (imbalance {cast_imbalance:.1e}): det first <= 0 \
+         at {:?} (the crossing does not move when h changes: it is the 1e-16 imbalance, not the integrator)",
+        first_neg(&cast_run)
+    ));
+    s.check(Check::at_least(
+        "depth2-mpfr-keeps-sign",
+        "depth 2, balanced to 1e-77 in 256-bit MPFR: det W(t) > 0 at every saved time up to t = 80",
+        min_mp,
+        f64::MIN_POSITIVE,
+    ));
     let mp_at_f64_flip = first_neg(&d64).map(|t| at(&dmp, t)).unwrap_or(f64::NAN);
     s.check(Check::at_least(
         "depth2-f64-flip-is-rounding",
-        "depth 2: det W decays exponentially and f64 reports det <= 0 at a time where the same RK4 map (same step) \
-         in 256-bit MPFR still has det > 0; the MPFR value there is above RK4's O(h^4) offset of the discrete \
-         invariant set (which makes MPFR cross later), so the f64 crossing is rounding",
+        "depth 2: det W decays exponentially and f64 reports det <= 0 at a time where the same RK4 map (same step, \
+         same initial matrix) in 256-bit MPFR still has det > 0, so the f64 crossing is rounding",
         mp_at_f64_flip,
         f64::MIN_POSITIVE,
     ));
