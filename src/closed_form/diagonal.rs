@@ -49,9 +49,8 @@ pub fn solve_linear<S: Scalar>(a: &Mat<S>, b: &[S]) -> Option<Vec<S>> {
         })
         .collect();
     for col in 0..n {
-        let piv = (col..n).max_by(|&i, &j| {
-            m[i][col].abs().partial_cmp(&m[j][col].abs()).unwrap_or(std::cmp::Ordering::Equal)
-        })?;
+        let piv = (col..n)
+            .max_by(|&i, &j| m[i][col].abs().partial_cmp(&m[j][col].abs()).unwrap_or(std::cmp::Ordering::Equal))?;
         if m[piv][col].is_zero() || !m[piv][col].is_finite() {
             return None;
         }
@@ -61,9 +60,10 @@ pub fn solve_linear<S: Scalar>(a: &Mat<S>, b: &[S]) -> Option<Vec<S>> {
                 continue;
             }
             let f = m[i][col].clone() / m[col][col].clone();
-            for j in col..=n {
-                let sub = f.clone() * m[col][j].clone();
-                m[i][j] -= &sub;
+            let (top, bottom) = m.split_at_mut(i);
+            for (mij, mcj) in bottom[0][col..].iter_mut().zip(&top[col][col..]) {
+                let sub = f.clone() * mcj.clone();
+                *mij -= &sub;
             }
         }
     }
@@ -381,11 +381,12 @@ pub fn hyperbolic_entropy_argmin<S: Real>(
         }
         // Hessian X^T diag(2 a² cosh 2w) X.
         let two = proto.from_i64_like(2);
-        let wt: Vec<S> = (0..d).map(|i| two.clone() * a2[i].clone() * sinh_cosh(&(two.clone() * w[i].clone())).1).collect();
+        let wt: Vec<S> =
+            (0..d).map(|i| two.clone() * a2[i].clone() * sinh_cosh(&(two.clone() * w[i].clone())).1).collect();
         let h = Mat::from_fn(n, n, |j, k| {
             let mut s = zero.clone();
-            for i in 0..d {
-                s += &(x.get(i, j).clone() * x.get(i, k).clone() * wt[i].clone());
+            for (i, wi) in wt.iter().enumerate() {
+                s += &(x.get(i, j).clone() * x.get(i, k).clone() * wi.clone());
             }
             s
         });
@@ -408,7 +409,8 @@ pub fn hyperbolic_entropy_argmin<S: Real>(
             let gt = grad_of(&primal(&w_of(&trial)));
             let gt2 = gt.iter().fold(zero.clone(), |s, gi| s + gi.square());
             let predicted = -(step.clone() * slope.clone());
-            let armijo = dt.is_finite() && predicted > noise && dt <= dval.clone() + c1.clone() * step.clone() * slope.clone();
+            let armijo =
+                dt.is_finite() && predicted > noise && dt <= dval.clone() + c1.clone() * step.clone() * slope.clone();
             let resid = gt2.is_finite() && gt2 <= (proto.one_like() - c1.clone() * step.clone()) * g2.clone();
             if armijo || resid {
                 nu = trial;
@@ -584,8 +586,10 @@ pub fn l1_certificate<S: Real>(x: &Mat<S>, beta: &[S], tol: f64) -> Result<f64> 
     }
     let xs = Mat::from_fn(support.len(), n, |r, j| x.get(support[r], j).clone());
     let gram = xs.prod(false, &xs, true);
-    let signs: Vec<S> =
-        support.iter().map(|&i| if beta[i] > beta[i].zero_like() { beta[i].one_like() } else { -beta[i].one_like() }).collect();
+    let signs: Vec<S> = support
+        .iter()
+        .map(|&i| if beta[i] > beta[i].zero_like() { beta[i].one_like() } else { -beta[i].one_like() })
+        .collect();
     let c = solve_linear(&gram, &signs).ok_or_else(|| precondition(NAME, "X_S X_S^T is singular"))?;
     let nu: Vec<S> = (0..n)
         .map(|j| {

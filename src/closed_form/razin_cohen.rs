@@ -75,8 +75,8 @@ fn trace_inv_prod<S: Scalar>(w: &Mat<S>, g: &Mat<S>) -> Result<S> {
     let mut tr = w.proto();
     for k in 0..n {
         let col: Vec<S> = (0..n).map(|i| g.get(i, k).clone()).collect();
-        let x = solve_linear(w, &col)
-            .ok_or_else(|| precondition(NAME, "a layer is singular: ln|det W| is not defined"))?;
+        let x =
+            solve_linear(w, &col).ok_or_else(|| precondition(NAME, "a layer is singular: ln|det W| is not defined"))?;
         tr += &x[k];
     }
     Ok(tr)

@@ -168,10 +168,7 @@ impl<S: Real> UnbalancedMode<S> {
         check_positive(Self::NAME, "tau", &tau)?;
         let c = a0.square() - b0.square();
         if c.is_zero() {
-            return Err(precondition(
-                Self::NAME,
-                "a0^2 - b0^2 must be nonzero (use BalancedMode for a balanced mode)",
-            ));
+            return Err(precondition(Self::NAME, "a0^2 - b0^2 must be nonzero (use BalancedMode for a balanced mode)"));
         }
         let ac = c.abs();
         let u0 = a0.clone() * b0.clone();
@@ -264,7 +261,8 @@ impl<S: Real> DeepBalancedMode<S> {
             ));
         }
         let alpha = s.from_i64_like(2) - s.ratio_like(2, n as i64);
-        let mut m = DeepBalancedMode { n, s: s.clone(), u0: u0.clone(), tau, alpha, g0: s.zero_like(), k_join: s.zero_like() };
+        let mut m =
+            DeepBalancedMode { n, s: s.clone(), u0: u0.clone(), tau, alpha, g0: s.zero_like(), k_join: s.zero_like() };
         let half = s.ratio_like(1, 2);
         let (zh, yh) = (half.clone(), half.clone());
         m.k_join = m.g_lower(&(s.clone() * half), &zh) - m.g_upper(&yh);

@@ -24,7 +24,8 @@ pub(super) fn experiments() -> Vec<Experiment> {
     vec![
         Experiment {
             name: "diagonal-implicit-bias",
-            about: "diagonal networks: closed-form coordinate flows, gradient flow and GD = hyperbolic-entropy argmin, \
+            about:
+                "diagonal networks: closed-form coordinate flows, gradient flow and GD = hyperbolic-entropy argmin, \
                     kernel and rich limits",
             run: run_diagonal,
         },
@@ -228,8 +229,11 @@ pub fn saxe_residuals_256() -> Result<[f64; 4]> {
     let times = [q(1, 2), q(3, 2), q(3, 1)];
     let tau = q(1, 1);
     // Balanced two-layer modes.
-    let bal: Vec<_> =
-        [q(1, 100), q(1, 50)].iter().zip(&s).map(|(u0, si)| saxe::BalancedMode::new(si.clone(), u0.clone(), tau.clone())).collect::<Result<_>>()?;
+    let bal: Vec<_> = [q(1, 100), q(1, 50)]
+        .iter()
+        .zip(&s)
+        .map(|(u0, si)| saxe::BalancedMode::new(si.clone(), u0.clone(), tau.clone()))
+        .collect::<Result<_>>()?;
     let m2 = model(2)?;
     let path = |t: &Mp| -> Result<Params<Mp>> {
         let a: Vec<Mp> = bal.iter().map(|m| m.layer(t)).collect::<Result<_>>()?;
@@ -346,15 +350,24 @@ fn run_saxe(ctx: &Ctx) -> Result<Summary> {
     s.notes.push(format!(
         "256-bit residuals: balanced {r_bal:.2e}, unbalanced {r_unb:.2e}, deep N=3 {r_deep:.2e}; deep N=2 vs sigmoid {r_n2:.2e}"
     ));
-    let mut fig = Figure::new("saxe_modes", "Saxe modes: gradient flow (lines) and closed forms (dashed)", "time t", "mode strength u_i(t)");
+    let mut fig = Figure::new(
+        "saxe_modes",
+        "Saxe modes: gradient flow (lines) and closed forms (dashed)",
+        "time t",
+        "mode strength u_i(t)",
+    );
     for c in [&cases[0], &cases[2]] {
         for i in 0..3 {
             fig = fig.with(Series::line(format!("{} s={}", c.label, setup.s[i]), c.flow_modes[i].clone()));
-            fig = fig.with(Series::line(format!("closed form, {} s={}", c.label, setup.s[i]), c.closed_modes[i].clone()).styled(Style::Dashed));
+            fig = fig.with(
+                Series::line(format!("closed form, {} s={}", c.label, setup.s[i]), c.closed_modes[i].clone())
+                    .styled(Style::Dashed),
+            );
         }
     }
     ctx.save_figure(&fig, &mut s)?;
-    let mut fig = Figure::new("saxe_error", format!("|flow - closed form| (RK4, h = {h})"), "time t", "max entry error").log_y();
+    let mut fig =
+        Figure::new("saxe_error", format!("|flow - closed form| (RK4, h = {h})"), "time t", "max entry error").log_y();
     for c in &cases {
         fig = fig.with(Series::line(c.label.clone(), c.err_curve.clone()));
     }
@@ -405,7 +418,13 @@ fn diag_gd<S: Real>(model: &Model<S>, p0: &Params<S>, gamma: &S, steps: usize) -
 
 /// The gap between GD's iterate and its predicted potential's argmin on the iterate's own
 /// predictions, and the same with the linear term δ dropped (the negative control).
-fn gd_potential_gap<S: Real>(model: &Model<S>, x: &Mat<S>, p0: &Params<S>, gamma: &S, steps: usize) -> Result<(f64, f64, f64)> {
+fn gd_potential_gap<S: Real>(
+    model: &Model<S>,
+    x: &Mat<S>,
+    p0: &Params<S>,
+    gamma: &S,
+    steps: usize,
+) -> Result<(f64, f64, f64)> {
     let (p, gs, l) = diag_gd(model, p0, gamma, steps);
     let (a, delta) = dg::gd_potential(&model.arch, p0, gamma, &gs)?;
     let beta = model.end_to_end(&p);
@@ -472,7 +491,11 @@ fn run_diagonal(ctx: &Ctx) -> Result<Summary> {
                 for i in [0usize, 1, 2, 5] {
                     fig = fig.with(Series::line(
                         format!("flow beta_{i} (b = {})", beta_star.get(0, i)),
-                        traj.times.iter().zip(&traj.states).map(|(t, p)| (*t, *model.end_to_end(p).get(0, i))).collect(),
+                        traj.times
+                            .iter()
+                            .zip(&traj.states)
+                            .map(|(t, p)| (*t, *model.end_to_end(p).get(0, i)))
+                            .collect(),
                     ));
                     let ts: Vec<f64> = (0..=120).map(|k| t1 * k as f64 / 120.0).collect();
                     let pts = ts.iter().map(|t| Ok((*t, *cf.beta(t)?.get(0, i)))).collect::<Result<Vec<_>>>()?;
@@ -489,7 +512,8 @@ fn run_diagonal(ctx: &Ctx) -> Result<Summary> {
     let arch = Arch::DiagonalSq { d };
     let model = Model::new(arch.clone(), Loss::regression(x.clone(), y.clone())?)?;
     let h = 0.01;
-    let mut loss_fig = Figure::new("diagonal_gf_loss", "Gradient flow of beta = u^2 - v^2 (RK4)", "time t", "loss").log_y();
+    let mut loss_fig =
+        Figure::new("diagonal_gf_loss", "Gradient flow of beta = u^2 - v^2 (RK4)", "time t", "loss").log_y();
     for &alpha in &alphas {
         let p0 = init::diagonal_alpha(&arch, alpha)?;
         let (a, delta) = dg::flow_potential(&arch, &p0)?;
@@ -563,7 +587,8 @@ fn run_diagonal(ctx: &Ctx) -> Result<Summary> {
         to_l1.push((a, linf(&sol.beta, beta_star.as_slice()).max(1e-17)));
         to_l2.push((a, linf(&sol.beta, &beta_l2).max(1e-17)));
     }
-    let at = |v: &[(f64, f64)], a: f64| v.iter().find(|(x, _)| (x / a - 1.0).abs() < 1e-9).map(|p| p.1).unwrap_or(f64::NAN);
+    let at =
+        |v: &[(f64, f64)], a: f64| v.iter().find(|(x, _)| (x / a - 1.0).abs() < 1e-9).map(|p| p.1).unwrap_or(f64::NAN);
     s.check(Check::at_most(
         "rich-limit",
         "argmin phi_a -> least-l1 interpolator as a -> 0: at a = 1e-4 the gap is of order 1/ln(1/a^2) times the \
@@ -592,11 +617,16 @@ fn run_diagonal(ctx: &Ctx) -> Result<Summary> {
         4.0,
         0.3,
     ));
-    let fig = Figure::new("diagonal_limits", "argmin phi_a: rich (a -> 0) and kernel (a -> inf) limits", "scale a", "max |beta_a - reference|")
-        .log_x()
-        .log_y()
-        .with(Series::line("to least-l1 interpolator (= beta*)", to_l1))
-        .with(Series::line("to least-l2 interpolator", to_l2));
+    let fig = Figure::new(
+        "diagonal_limits",
+        "argmin phi_a: rich (a -> 0) and kernel (a -> inf) limits",
+        "scale a",
+        "max |beta_a - reference|",
+    )
+    .log_x()
+    .log_y()
+    .with(Series::line("to least-l1 interpolator (= beta*)", to_l1))
+    .with(Series::line("to least-l2 interpolator", to_l2));
     ctx.save_figure(&fig, &mut s)?;
 
     // (4) GD: exact recursion and effective initialization, f64 and 256 bits.
@@ -675,7 +705,13 @@ fn bi_slacks(model: &Model<f64>, p0: &Params<f64>, etas: &[f64], zs: &[Params<f6
 
 /// The exact per-step identity of the basic inequality on a quadratic model in number type `S`:
 /// the largest `|(‖θ−z‖² − ‖θ⁺−z‖²)/(2η) − (f(θ⁺) − f(z)) − slack|` over `steps` steps.
-pub fn bi_identity_defect<S: Scalar>(model: &Model<S>, p0: &Params<S>, z: &Params<S>, eta: &S, steps: usize) -> Result<S> {
+pub fn bi_identity_defect<S: Scalar>(
+    model: &Model<S>,
+    p0: &Params<S>,
+    z: &Params<S>,
+    eta: &S,
+    steps: usize,
+) -> Result<S> {
     let mut p = p0.clone();
     let fz = model.loss(z);
     let mut worst = eta.zero_like();
@@ -731,8 +767,13 @@ fn run_basic_inequality(ctx: &Ctx) -> Result<Summary> {
         ("eta = 1/L".into(), vec![1.0 / l; steps]),
         ("eta = 1.5/L (outside the theorem)".into(), vec![1.5 / l; steps]),
     ];
-    let mut fig = Figure::new("basic_inequality_slack", "Slack of the basic inequality (min over 24 reference points z)", "step T", "min_z slack")
-        .log_x();
+    let mut fig = Figure::new(
+        "basic_inequality_slack",
+        "Slack of the basic inequality (min over 24 reference points z)",
+        "step T",
+        "min_z slack",
+    )
+    .log_x();
     // Rounding scale: f and the distances are O(10) here, each slack is a difference of such terms.
     let scale = zs.iter().map(|z| model.loss(z)).fold(1.0, f64::max);
     let tol = 1e-12 * scale;
@@ -740,7 +781,8 @@ fn run_basic_inequality(ctx: &Ctx) -> Result<Summary> {
         let (bi_min, sum_min) = bi_slacks(&model, &p0, etas, &zs)?;
         let m1 = bi_min.iter().cloned().fold(f64::INFINITY, f64::min);
         let m2 = sum_min.iter().cloned().fold(f64::INFINITY, f64::min);
-        fig = fig.with(Series::line(label.clone(), bi_min.iter().enumerate().map(|(t, v)| ((t + 1) as f64, *v)).collect()));
+        fig = fig
+            .with(Series::line(label.clone(), bi_min.iter().enumerate().map(|(t, v)| ((t + 1) as f64, *v)).collect()));
         if k < 2 {
             s.check(Check::at_least(
                 format!("bi-holds ({label})"),
@@ -775,7 +817,10 @@ fn run_basic_inequality(ctx: &Ctx) -> Result<Summary> {
     zs_bad.push(p_bad.clone());
     let (bad, _) = bi_slacks(&model, &p_bad, &vec![1.5 / l; steps], &zs_bad)?;
     let m_bad = bad.iter().cloned().fold(f64::INFINITY, f64::min);
-    fig = fig.with(Series::line("eta = 1.5/L, theta_0 - theta* on the top eigenvector", bad.iter().enumerate().map(|(t, v)| ((t + 1) as f64, *v)).collect()));
+    fig = fig.with(Series::line(
+        "eta = 1.5/L, theta_0 - theta* on the top eigenvector",
+        bad.iter().enumerate().map(|(t, v)| ((t + 1) as f64, *v)).collect(),
+    ));
     s.check(Check::at_most(
         "bi-fails-beyond-1-over-L",
         "with eta = 1.5/L, theta_0 - theta* along H's top eigenvector and z = theta_0, the inequality is violated \
@@ -800,7 +845,8 @@ fn run_basic_inequality(ctx: &Ctx) -> Result<Summary> {
         0.0,
     ));
     let mp = Mp::new(256);
-    let dm = bi_identity_defect(&model.cast(&mp), &p0.cast(&mp), &theta_star.cast(&mp), &mp.from_f64_like(1.0 / l), 50)?;
+    let dm =
+        bi_identity_defect(&model.cast(&mp), &p0.cast(&mp), &theta_star.cast(&mp), &mp.from_f64_like(1.0 / l), 50)?;
     s.check(Check::at_most(
         "step-identity-mpfr256",
         "the per-step identity at 256 bits along 50 GD steps at eta = 1/L: rounding ~1e-77 x O(100) terms; 1e-60",
@@ -813,7 +859,8 @@ fn run_basic_inequality(ctx: &Ctx) -> Result<Summary> {
         let eta = crate::scalar::Q::from((num, den));
         let x1: crate::scalar::Q = crate::scalar::Q::from(1) - eta.clone() * lq.clone();
         let lhs: crate::scalar::Q = lq.clone() / 2 * x1.clone() * x1.clone() - lq.clone() / 2;
-        let rhs: crate::scalar::Q = -(crate::scalar::Q::from(1) - x1.clone()) * (crate::scalar::Q::from(1) - x1) / (2 * eta.clone());
+        let rhs: crate::scalar::Q =
+            -(crate::scalar::Q::from(1) - x1.clone()) * (crate::scalar::Q::from(1) - x1) / (2 * eta.clone());
         let slack: crate::scalar::Q = rhs - lhs;
         let el: crate::scalar::Q = eta * lq.clone();
         let formula: crate::scalar::Q = lq.clone() / 2 * el.clone() * (crate::scalar::Q::from(1) - el);
@@ -1017,7 +1064,7 @@ fn run_razin_cohen(ctx: &Ctx) -> Result<Summary> {
     };
     s.notes.push(format!(
         "depth 2, MPFR-256 started from an f64 balanced factorization (imbalance {cast_imbalance:.1e}): det first <= 0 \
-         at {:?} (the crossing does not move when h changes: it is the 1e-16 imbalance, not the integrator)",
+         at {:?}",
         first_neg(&cast_run)
     ));
     s.check(Check::at_least(
@@ -1034,18 +1081,36 @@ fn run_razin_cohen(ctx: &Ctx) -> Result<Summary> {
         mp_at_f64_flip,
         f64::MIN_POSITIVE,
     ));
-    let mut fig = Figure::new("razin_cohen", "Razin-Cohen instance, depth 3, balanced init with det W(0) > 0", "time t", "value")
-        .log_y()
-        .with(Series::line("|W11(t)| (f64)", run64.times.iter().zip(&run64.w11).map(|(t, w)| (*t, *w)).filter(|p| p.0 > 0.0 && p.1 > 0.0).collect()))
-        .with(Series::line("bound (1 - sqrt(2l))^2/sqrt(2l)", bound_pts).styled(Style::Dashed))
-        .with(Series::line("det W(t) (f64)", run64.times.iter().zip(&run64.det).map(|(t, d)| (*t, *d)).filter(|p| p.0 > 0.0 && p.1 > 0.0).collect()))
-        .with(Series::line("loss", run64.times.iter().zip(&run64.loss).map(|(t, l)| (*t, *l)).filter(|p| p.0 > 0.0 && p.1 > 0.0).collect()));
+    let mut fig =
+        Figure::new("razin_cohen", "Razin-Cohen instance, depth 3, balanced init with det W(0) > 0", "time t", "value")
+            .log_y()
+            .with(Series::line(
+                "|W11(t)| (f64)",
+                run64.times.iter().zip(&run64.w11).map(|(t, w)| (*t, *w)).filter(|p| p.0 > 0.0 && p.1 > 0.0).collect(),
+            ))
+            .with(Series::line("bound (1 - sqrt(2l))^2/sqrt(2l)", bound_pts).styled(Style::Dashed))
+            .with(Series::line(
+                "det W(t) (f64)",
+                run64.times.iter().zip(&run64.det).map(|(t, d)| (*t, *d)).filter(|p| p.0 > 0.0 && p.1 > 0.0).collect(),
+            ))
+            .with(Series::line(
+                "loss",
+                run64.times.iter().zip(&run64.loss).map(|(t, l)| (*t, *l)).filter(|p| p.0 > 0.0 && p.1 > 0.0).collect(),
+            ));
     fig = fig.log_x();
     ctx.save_figure(&fig, &mut s)?;
-    let fig2 = Figure::new("razin_cohen_depth2_det", "Depth 2: det W(t), f64 vs MPFR-256 (same RK4 step)", "time t", "|det W(t)|")
-        .log_y()
-        .with(Series::line("f64", d64.times.iter().zip(&d64.det).map(|(t, d)| (*t, d.abs().max(1e-300))).collect()))
-        .with(Series::line("MPFR 256", dmp.times.iter().zip(&dmp.det).map(|(t, d)| (*t, d.abs().max(1e-300))).collect()).styled(Style::Dashed));
+    let fig2 = Figure::new(
+        "razin_cohen_depth2_det",
+        "Depth 2: det W(t), f64 vs MPFR-256 (same RK4 step)",
+        "time t",
+        "|det W(t)|",
+    )
+    .log_y()
+    .with(Series::line("f64", d64.times.iter().zip(&d64.det).map(|(t, d)| (*t, d.abs().max(1e-300))).collect()))
+    .with(
+        Series::line("MPFR 256", dmp.times.iter().zip(&dmp.det).map(|(t, d)| (*t, d.abs().max(1e-300))).collect())
+            .styled(Style::Dashed),
+    );
     ctx.save_figure(&fig2, &mut s)?;
     Ok(s)
 }
