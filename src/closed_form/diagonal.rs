@@ -105,8 +105,6 @@ impl Kind {
 pub struct CoordinateFlow<S> {
     kind: Kind,
     mode: UnbalancedMode<S>,
-    u0: S,
-    v0: S,
 }
 
 impl<S: Real> CoordinateFlow<S> {
@@ -126,7 +124,7 @@ impl<S: Real> CoordinateFlow<S> {
                 if (u0.square() - v0.square()).is_zero() {
                     return Err(precondition(Self::NAME, "u0^2 - v0^2 must be nonzero for beta = u*v"));
                 }
-                UnbalancedMode::with_target(b, u0.clone(), v0.clone(), one)?
+                UnbalancedMode::with_target(b, u0, v0, one)?
             }
             Kind::Sq => {
                 // u' = u + v, v' = u − v: u'v' = u² − v² = β and u'² − v'² = 4uv, and the sq flow at
@@ -138,7 +136,7 @@ impl<S: Real> CoordinateFlow<S> {
                 UnbalancedMode::with_target(b, a, c, one.ratio_like(1, 2))?
             }
         };
-        Ok(CoordinateFlow { kind, mode, u0, v0 })
+        Ok(CoordinateFlow { kind, mode })
     }
 
     /// $\beta(t)$, $t \ge 0$.
@@ -153,7 +151,6 @@ impl<S: Real> CoordinateFlow<S> {
             Kind::Uv => (a, b),
             Kind::Sq => {
                 let half = a.ratio_like(1, 2);
-                let _ = (&self.u0, &self.v0);
                 ((a.clone() + b.clone()) * half.clone(), (a - b) * half)
             }
         })
