@@ -598,3 +598,41 @@ fn full_size_experiments() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn razin_cohen_log_det_rate_matches_flow() {
+    // d/dt ln det W along an RK4 run (h = 1e-3, error ~1e-12) by a central difference of saved
+    // states, against the balanced formula −N tr(W_1⁻¹G_1) at the middle state. The difference is
+    // O(Δt²): shrinking the save spacing 5x must shrink the mismatch ~25x (15..35 allowed).
+    let model = rc::model(3).unwrap();
+    let p0 = rc::balanced_init(3, 0.5, 13).unwrap();
+    let mismatch = |n_save: usize| {
+        let traj = gf(&model, &p0, 1e-3, 4.0, n_save);
+        let ln_det: Vec<f64> = traj.states.iter().map(|p| rc::det2(&model.end_to_end(p)).ln()).collect();
+        let mut worst: f64 = 0.0;
+        for t_mid in [0.5, 1.3, 2.2, 3.1] {
+            let k = traj.times.iter().position(|t| *t >= t_mid).unwrap();
+            let fd = (ln_det[k + 1] - ln_det[k - 1]) / (traj.times[k + 1] - traj.times[k - 1]);
+            let rate = rc::log_det_rate(&model, &traj.states[k]).unwrap();
+            worst = worst.max((fd - rate).abs() / rate.abs().max(1.0));
+        }
+        worst
+    };
+    let (coarse, fine) = (mismatch(400), mismatch(2000));
+    eprintln!("mismatch {coarse:e} (dt 0.01), {fine:e} (dt 0.002)");
+    assert!(fine < 2e-5, "{fine:e}");
+    assert!((15.0..35.0).contains(&(coarse / fine)), "ratio {}", coarse / fine);
+}
+
+#[test]
+fn razin_cohen_two_layer_factor_is_balanced_at_256_bits() {
+    let p = Mp::new(256);
+    let a = Mat::from_vec(2, 2, vec![p.ratio_like(3, 10), p.ratio_like(-1, 7), p.ratio_like(2, 9), p.ratio_like(1, 4)]);
+    let f = rc::balanced_two_layer(&a).unwrap();
+    let c = f.blocks[1].gram_t().sub(&f.blocks[0].gram());
+    // A 2x2 square root by its closed form: a few roundings of 2^-256 ~ 1e-77.
+    assert!(c.max_abs().unwrap().to_f64() < 1e-70);
+    let model = rc::model(2).unwrap().cast(&p);
+    assert!(rc::det2(&model.end_to_end(&f)) > 0);
+    assert!(is_precondition(rc::balanced_two_layer(&Mat::zeros(2, 2, &0.0))));
+}

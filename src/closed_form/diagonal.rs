@@ -277,6 +277,18 @@ pub struct ImplicitBias<S> {
 /// of shape `d×n` (samples are columns), `y` of length `n`, scales `a` (length `d`, all `> 0`) and an
 /// optional linear term `delta` (length `d`). Damped Newton on the dual (see the module docs),
 /// stopped when the residual reaches rounding level; needs `X` of full column rank `n ≤ d`.
+///
+/// ```
+/// use linflow::closed_form::diagonal::{hyperbolic_entropy_argmin, min_l2_interpolator};
+/// use linflow::mat::Mat;
+/// // One sample, three coordinates: β₁ + 2β₂ − β₃ = 1.
+/// let x = Mat::from_vec(3, 1, vec![1.0, 2.0, -1.0]);
+/// let big = hyperbolic_entropy_argmin(&x, &[1.0], &[100.0; 3], None).unwrap();
+/// let l2 = min_l2_interpolator(&x, &[1.0]).unwrap(); // (1, 2, −1)/6
+/// assert!(big.beta.iter().zip(&l2).all(|(a, b)| (a - b).abs() < 1e-8));
+/// let small = hyperbolic_entropy_argmin(&x, &[1.0], &[1e-4; 3], None).unwrap();
+/// assert!((small.beta[1] - 0.5).abs() < 1e-3); // least ℓ1: all weight on the largest |x_i|
+/// ```
 pub fn hyperbolic_entropy_argmin<S: Real>(
     x: &Mat<S>,
     y: &[S],
