@@ -6,10 +6,12 @@
 //! against the 60-digit reference).
 
 use crate::error::{Error, Result};
-use crate::invariants::{Balancedness, Quantity};
+use crate::flow::{solve, GradientFlow, Integrator, SolveOptions};
+use crate::invariants::{Balancedness, Monitor, Quantity};
 use crate::mat::Mat;
 use crate::model::{Arch, Loss, Model};
 use crate::params::Params;
+use crate::scalar::Mp;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
@@ -157,6 +159,200 @@ pub fn w4(inputs: &DeepInputs, size: &str, eta: f64, steps: usize, reps: usize) 
     })
 }
 
+/// W1: gradient flow of `½‖W_N⋯W_1 − Φ‖²` to `t1` in `f64` with `integrator` (DOP853 at the
+/// peers' tolerances). Returns its row.
+pub fn w1(inputs: &DeepInputs, size: &str, integrator: &Integrator, t1: f64, reps: usize) -> Result<Row> {
+    let model = inputs.model()?;
+    let p0 = inputs.params();
+    let opts = SolveOptions { t1, save_times: vec![] };
+    let (med, min, traj) = time_it(reps, || {
+        let mut field = GradientFlow::new(&model);
+        solve(&mut field, &model, &p0, integrator, &opts, &mut Monitor::new())
+    });
+    let traj = traj?;
+    let p = traj.last();
+    Ok(Row {
+        workload: "W1".into(),
+        size: size.into(),
+        method: integrator.name(),
+        wall_median_s: med,
+        wall_min_s: min,
+        rhs_evals: traj.grad_calls,
+        us_per_eval: med / traj.grad_calls.max(1) as f64 * 1e6,
+        final_loss: model.loss(p),
+        bal_drift: bal_drift(&model, &p0, p),
+        extra: String::new(),
+    })
+}
+
+/// W2 at `bits` bits: the flow of the 3-4-4-2 network to `t = 1` with GBS extrapolation at the
+/// tolerance `tol`, and the largest deviation of the final state from the 60-digit reference.
+pub fn w2(inputs: &DeepInputs, reference: &[String], bits: u32, tol: f64, reps: usize) -> Result<(Row, f64)> {
+    let proto = Mp::new(bits);
+    let model = inputs.model()?.cast(&proto);
+    // The inputs are exact binary f64 values, widened exactly.
+    let p0 = inputs.params().cast(&proto);
+    let integrator = Integrator::Gbs { rtol: tol, atol: tol };
+    let opts = SolveOptions { t1: 1.0, save_times: vec![] };
+    let (med, min, traj) = time_it(reps, || {
+        let mut field = GradientFlow::new(&model);
+        solve(&mut field, &model, &p0, &integrator, &opts, &mut Monitor::new())
+    });
+    let traj = traj?;
+    let p = traj.last();
+    let flat = p.flatten();
+    if flat.len() != reference.len() {
+        return Err(Error::dim(
+            "W2 reference state",
+            format!("{} entries", flat.len()),
+            format!("{}", reference.len()),
+        ));
+    }
+    let mut err = Mp::new(bits);
+    for (x, r) in flat.iter().zip(reference) {
+        let r = Mp::with_val(bits, Mp::parse(r).map_err(|e| Error::invalid("state_t1_flat", e.to_string()))?);
+        let d = Mp::with_val(bits, x - &r).abs();
+        if d > err {
+            err = d;
+        }
+    }
+    let pf = p.to_f64();
+    let mf = inputs.model()?;
+    let row = Row {
+        workload: "W2".into(),
+        size: format!("{}@{bits}bit", inputs.widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-")),
+        method: format!("gbs tol {tol:.0e}"),
+        wall_median_s: med,
+        wall_min_s: min,
+        rhs_evals: traj.grad_calls,
+        us_per_eval: med / traj.grad_calls.max(1) as f64 * 1e6,
+        final_loss: mf.loss(&pf),
+        bal_drift: bal_drift_mp(&model, &p0, p),
+        extra: format!("err vs ref {:.1e}", err.to_f64()),
+    };
+    Ok((row, err.to_f64()))
+}
+
+fn bal_drift_mp(model: &Model<Mp>, p0: &Params<Mp>, p: &Params<Mp>) -> f64 {
+    let c0 = Balancedness.eval(model, p0);
+    let c1 = Balancedness.eval(model, p);
+    c0.iter().zip(&c1).map(|(a, b)| (b.sub(a).norm_sq() / a.norm_sq()).to_f64().sqrt()).fold(0.0, f64::max)
+}
+
+/// W3's inputs: `X` (`n×d`), `y`, `α`, and the sparse ground truth.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DiagonalInputs {
+    /// Samples.
+    pub n: usize,
+    /// Dimension.
+    pub d: usize,
+    /// Initialization scale (`u = v = α·1`).
+    pub alpha: f64,
+    /// Design, `n×d`.
+    #[serde(rename = "X")]
+    pub x: Vec<Vec<f64>>,
+    /// Responses.
+    pub y: Vec<f64>,
+    /// Ground truth.
+    pub beta_star: Vec<f64>,
+}
+
+impl DiagonalInputs {
+    /// Reads `inputs/W3.json`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let f: DiagonalInputs = serde_json::from_str(&read(path)?)
+            .map_err(|e| Error::Config { path: path.display().to_string(), message: e.to_string() })?;
+        f.model()?;
+        Ok(f)
+    }
+
+    /// `β = u⊙u − v⊙v` with `(1/2n)‖Xβ − y‖²` (samples as the columns of `Xᵀ`).
+    pub fn model(&self) -> Result<Model<f64>> {
+        let xt = mat(self.x.clone(), "X")?.t();
+        let y = Mat::from_vec(1, self.y.len(), self.y.clone());
+        Model::new(Arch::DiagonalSq { d: self.d }, Loss::regression(xt, y)?)
+    }
+}
+
+/// W3: diagonal-network gradient flow from `u = v = α·1` to `t = 2000` in `f64`.
+pub fn w3(inputs: &DiagonalInputs, integrator: &Integrator, t1: f64, reps: usize) -> Result<Row> {
+    let model = inputs.model()?;
+    let p0 = Params::new(vec![Mat::from_vec(1, inputs.d, vec![inputs.alpha; inputs.d]); 2]);
+    let opts = SolveOptions { t1, save_times: vec![] };
+    let (med, min, traj) = time_it(reps, || {
+        let mut field = GradientFlow::new(&model);
+        solve(&mut field, &model, &p0, integrator, &opts, &mut Monitor::new())
+    });
+    let traj = traj?;
+    let p = traj.last();
+    let a2 = inputs.alpha * inputs.alpha;
+    let (u, v) = (&p.blocks[0], &p.blocks[1]);
+    let drift = (0..inputs.d).map(|i| (u.get(0, i) * v.get(0, i) - a2).abs() / a2).fold(0.0, f64::max);
+    let beta = model.end_to_end(p);
+    let gap = (0..inputs.d).map(|i| (beta.get(0, i) - inputs.beta_star[i]).abs()).fold(0.0, f64::max);
+    Ok(Row {
+        workload: "W3".into(),
+        size: format!("n{}_d{}", inputs.n, inputs.d),
+        method: integrator.name(),
+        wall_median_s: med,
+        wall_min_s: min,
+        rhs_evals: traj.grad_calls,
+        us_per_eval: med / traj.grad_calls.max(1) as f64 * 1e6,
+        final_loss: model.loss(p),
+        bal_drift: drift,
+        extra: format!("max|b-b*| {gap:.2}"),
+    })
+}
+
+/// The experiment file used to measure sweep scaling: GD on a 3-16-16-16-3 network, 20 000 steps.
+const SWEEP_FILE: &str = r#"
+[model]
+arch = "deep_linear"
+widths = [3, 16, 16, 16, 3]
+[loss]
+kind = "regression"
+seed = 1
+samples = 32
+[init]
+kind = "gaussian"
+scale = 0.3
+seed = 1
+[method]
+kind = "gd"
+eta = 0.01
+[run]
+steps = 20000
+save = "final"
+[check]
+tolerance = 1e-6
+"#;
+
+/// Wall time of a 16-point sweep (`init.seed = 1..16`) with `threads` worker threads.
+pub fn sweep_wall(threads: usize) -> Result<f64> {
+    use crate::config::ExperimentSpec;
+    use crate::sweep::{Axis, Grid};
+    let base: toml::Table = SWEEP_FILE.parse().map_err(|e: toml::de::Error| Error::Other(e.to_string()))?;
+    let seeds: Vec<String> = (1..=16).map(|k| k.to_string()).collect();
+    let grid = Grid::new(vec![Axis::parse(&format!("init.seed={}", seeds.join(",")))?]);
+    let dir = std::env::temp_dir().join(format!("linflow-sweep-bench-{}-{threads}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Other(e.to_string()))?;
+    let start = Instant::now();
+    let results = pool.install(|| {
+        crate::sweep::run(&base, &grid, None, &dir, |doc| {
+            let r = ExperimentSpec::from_table(doc, "sweep-bench")?.run(None)?;
+            Ok([("final_loss".to_string(), r.trajectory.loss.last().copied().unwrap_or(f64::NAN))].into())
+        })
+    });
+    let wall = start.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    let results = results?;
+    if let Some(bad) = results.iter().find(|r| r.result.is_err()) {
+        return Err(Error::Other(format!("sweep point {} failed: {:?}", bad.index, bad.result)));
+    }
+    Ok(wall)
+}
+
 /// A self-check of the benchmark's answers.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BenchCheck {
@@ -177,6 +373,8 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// `(n, flop/s)` of the bare matrix kernel.
     pub gemm: Vec<(usize, f64)>,
+    /// `(threads, wall seconds)` of a 16-point sweep.
+    pub sweep: Vec<(usize, f64)>,
     /// Self-checks.
     pub checks: Vec<BenchCheck>,
 }
@@ -210,6 +408,15 @@ impl Report {
         for (n, f) in &self.gemm {
             s.push_str(&format!("\nmatrix kernel alone, {n}x{n}: {:.2} Gflop/s", f / 1e9));
         }
+        if let (Some(one), Some(all)) = (self.sweep.first(), self.sweep.last()) {
+            s.push_str(&format!(
+                "\nsweep of 16 points: {:.2} s on 1 thread, {:.2} s on {} threads (speed-up {:.2})",
+                one.1,
+                all.1,
+                all.0,
+                one.1 / all.1
+            ));
+        }
         s.push('\n');
         for c in &self.checks {
             s.push_str(&format!(
@@ -235,9 +442,46 @@ fn peer_loss(workload: &str, size: &str) -> Option<f64> {
     }
 }
 
+#[derive(Deserialize)]
+struct Reference {
+    state_t1_flat: Vec<String>,
+}
+
 /// Runs every workload found in `dir`.
 pub fn run_all(dir: &Path, reps: usize) -> Result<Report> {
     let mut report = Report::default();
+    for size in ["w8", "w32", "w128"] {
+        let inputs = DeepInputs::load(&dir.join(format!("inputs/W1_{size}.json")))?;
+        let reps = if size == "w128" { reps.min(3) } else { reps };
+        report.rows.push(w1(&inputs, size, &Integrator::Dop853 { rtol: 1e-10, atol: 1e-12 }, 10.0, reps)?);
+    }
+    let w2_inputs = DeepInputs::load(&dir.join("inputs/W2.json"))?;
+    let reference: Reference = serde_json::from_str(&read(&dir.join("W2_reference.json"))?)
+        .map_err(|e| Error::Config { path: "W2_reference.json".into(), message: e.to_string() })?;
+    report.rows.push(w1(&w2_inputs, "3-4-4-2", &Integrator::Dop853 { rtol: 1e-10, atol: 1e-12 }, 1.0, reps)?);
+    let (row, err) = w2(&w2_inputs, &reference.state_t1_flat, 256, 1e-66, reps)?;
+    report.rows.push(row);
+    report.checks.push(BenchCheck {
+        name: "W2 256-bit state vs 60-digit reference".into(),
+        observed: err,
+        tolerance: 1e-60,
+        pass: err <= 1e-60,
+    });
+    let w3_inputs = DiagonalInputs::load(&dir.join("inputs/W3.json"))?;
+    let row = w3(&w3_inputs, &Integrator::Dop853 { rtol: 1e-9, atol: 1e-12 }, 2000.0, reps)?;
+    report.checks.push(BenchCheck {
+        name: "W3 final loss (peers: 1e-18 to 7e-17)".into(),
+        observed: row.final_loss,
+        tolerance: 1e-15,
+        pass: row.final_loss <= 1e-15,
+    });
+    report.checks.push(BenchCheck {
+        name: "W3 u*v conservation (peers: 1e-9 to 4e-8)".into(),
+        observed: row.bal_drift,
+        tolerance: 1e-6,
+        pass: row.bal_drift <= 1e-6,
+    });
+    report.rows.push(row);
     let w32 = DeepInputs::load(&dir.join("inputs/W1_w32.json"))?;
     let row = w4(&w32, "w32", 0.05, 100_000, reps)?;
     report.rows.push(row);
@@ -245,6 +489,11 @@ pub fn run_all(dir: &Path, reps: usize) -> Result<Report> {
     report.rows.push(w4(&w8, "w8", 0.05, 100_000, reps)?);
     for n in [8, 32, 128] {
         report.gemm.push((n, gemm_flops(n, reps)));
+    }
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    report.sweep.push((1, sweep_wall(1)?));
+    if cores > 1 {
+        report.sweep.push((cores, sweep_wall(cores)?));
     }
     for r in &report.rows {
         if let Some(peer) = peer_loss(&r.workload, &r.size) {
