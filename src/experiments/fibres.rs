@@ -207,10 +207,7 @@ fn run_kempf_ness(ctx: &Ctx) -> Result<Summary> {
                 Series::line(format!("(N/2) Σ σ^(2/N), {label}"), vec![(0.0, rmin), (iters as f64, rmin)])
                     .styled(Style::Dashed),
             );
-        gaps = gaps.with(Series::line(
-            label,
-            hist.iter().enumerate().map(|(k, r)| (k as f64, (r - rmin).max(1e-300))).collect(),
-        ));
+        gaps = gaps.with(Series::line(label, hist.iter().enumerate().map(|(k, r)| (k as f64, (r - rmin))).collect()));
         s.notes.push(format!("{label}: R* = {rmin:.15}, R(W_0) = {:.6}, final relative gap {gap_end:e}", hist[0]));
     }
     // Rectangular widths: the generic orbit is not closed, the bound is an infimum.
@@ -236,7 +233,7 @@ fn run_kempf_ness(ctx: &Ctx) -> Result<Summary> {
     ));
     gaps = gaps.with(Series::line(
         "rectangular 2-4-3-2 (infimum)",
-        hist.iter().enumerate().map(|(k, r)| (k as f64, (r - rmin0).max(1e-300))).collect(),
+        hist.iter().enumerate().map(|(k, r)| (k as f64, (r - rmin0))).collect(),
     ));
     ctx.save_figure(&values, &mut s)?;
     ctx.save_figure(&gaps, &mut s)?;
@@ -461,7 +458,7 @@ fn run_fast_slow(ctx: &Ctx) -> Result<Summary> {
         fig_mu = fig_mu
             .with(Series::points(
                 format!("RK4, ε = {eps}"),
-                early.iter().map(|(k, t)| (**t, max_abs(&moment_map(&traj.states[*k])).max(1e-300))).collect(),
+                early.iter().map(|(k, t)| (**t, max_abs(&moment_map(&traj.states[*k])))).collect(),
             ))
             .with(
                 Series::line(
@@ -479,7 +476,7 @@ fn run_fast_slow(ctx: &Ctx) -> Result<Summary> {
             .collect();
         let sup = pts.iter().map(|p| p.1).fold(0.0, f64::max);
         errs.push(sup);
-        fig = fig.with(Series::line(format!("ε = {eps}"), pts.into_iter().map(|(t, e)| (t, e.max(1e-300))).collect()));
+        fig = fig.with(Series::line(format!("ε = {eps}"), pts.into_iter().map(|(t, e)| (t, e)).collect()));
     }
     s.check(Check::at_most(
         "fast-mu-law",
@@ -587,7 +584,7 @@ fn run_end_to_end(ctx: &Ctx) -> Result<Summary> {
             worst,
             1e-7,
         ));
-        fig_err = fig_err.with(Series::line(label, gap.into_iter().map(|(t, e)| (t, e.max(1e-300))).collect()));
+        fig_err = fig_err.with(Series::line(label, gap.into_iter().map(|(t, e)| (t, e)).collect()));
         if seed == 81 && lambda == 0.0 {
             for r in 0..dn.min(d0) {
                 fig_sv = fig_sv
@@ -696,7 +693,7 @@ fn run_riccati(ctx: &Ctx) -> Result<Summary> {
             let c = cf.product(&proto.from_f64_like(*t))?.to_f64();
             let e = w.sub(&c).max_abs().unwrap_or(f64::NAN);
             worst = worst.max(e);
-            pts.push((*t, e.max(1e-300)));
+            pts.push((*t, e));
             if let Some(c64) = &cf64 {
                 if let Ok(x) = c64.product(t) {
                     worst_f64_cf = worst_f64_cf.max(x.sub(&c).max_abs().unwrap_or(f64::INFINITY));
