@@ -159,17 +159,28 @@ pub fn w4(inputs: &DeepInputs, size: &str, eta: f64, steps: usize, reps: usize) 
     })
 }
 
+/// Times the gradient flow of `model` from `p0` to `t1` (one warm-up, median and minimum of `reps`).
+fn timed_flow<S: crate::scalar::Scalar>(
+    model: &Model<S>,
+    p0: &Params<S>,
+    integrator: &Integrator,
+    t1: f64,
+    reps: usize,
+) -> Result<(f64, f64, crate::trajectory::Trajectory<S>)> {
+    let opts = SolveOptions { t1, save_times: vec![] };
+    let (med, min, traj) = time_it(reps, || {
+        let mut field = GradientFlow::new(model);
+        solve(&mut field, model, p0, integrator, &opts, &mut Monitor::new())
+    });
+    Ok((med, min, traj?))
+}
+
 /// W1: gradient flow of `½‖W_N⋯W_1 − Φ‖²` to `t1` in `f64` with `integrator` (DOP853 at the
 /// peers' tolerances). Returns its row.
 pub fn w1(inputs: &DeepInputs, size: &str, integrator: &Integrator, t1: f64, reps: usize) -> Result<Row> {
     let model = inputs.model()?;
     let p0 = inputs.params();
-    let opts = SolveOptions { t1, save_times: vec![] };
-    let (med, min, traj) = time_it(reps, || {
-        let mut field = GradientFlow::new(&model);
-        solve(&mut field, &model, &p0, integrator, &opts, &mut Monitor::new())
-    });
-    let traj = traj?;
+    let (med, min, traj) = timed_flow(&model, &p0, integrator, t1, reps)?;
     let p = traj.last();
     Ok(Row {
         workload: "W1".into(),
@@ -193,12 +204,7 @@ pub fn w2(inputs: &DeepInputs, reference: &[String], bits: u32, tol: f64, reps: 
     // The inputs are exact binary f64 values, widened exactly.
     let p0 = inputs.params().cast(&proto);
     let integrator = Integrator::Gbs { rtol: tol, atol: tol };
-    let opts = SolveOptions { t1: 1.0, save_times: vec![] };
-    let (med, min, traj) = time_it(reps, || {
-        let mut field = GradientFlow::new(&model);
-        solve(&mut field, &model, &p0, &integrator, &opts, &mut Monitor::new())
-    });
-    let traj = traj?;
+    let (med, min, traj) = timed_flow(&model, &p0, &integrator, 1.0, reps)?;
     let p = traj.last();
     let flat = p.flatten();
     if flat.len() != reference.len() {
@@ -278,12 +284,7 @@ impl DiagonalInputs {
 pub fn w3(inputs: &DiagonalInputs, integrator: &Integrator, t1: f64, reps: usize) -> Result<Row> {
     let model = inputs.model()?;
     let p0 = Params::new(vec![Mat::from_vec(1, inputs.d, vec![inputs.alpha; inputs.d]); 2]);
-    let opts = SolveOptions { t1, save_times: vec![] };
-    let (med, min, traj) = time_it(reps, || {
-        let mut field = GradientFlow::new(&model);
-        solve(&mut field, &model, &p0, integrator, &opts, &mut Monitor::new())
-    });
-    let traj = traj?;
+    let (med, min, traj) = timed_flow(&model, &p0, integrator, t1, reps)?;
     let p = traj.last();
     let a2 = inputs.alpha * inputs.alpha;
     let (u, v) = (&p.blocks[0], &p.blocks[1]);

@@ -45,7 +45,7 @@
 
 use crate::error::{Error, Result};
 use crate::flow::{self, GradientFlow, Integrator, SolveOptions};
-use crate::invariants::{Balancedness, DiagonalBalance, FactorBalance, Law, LossValue, MomentMap, Monitor};
+use crate::invariants::{Balancedness, DiagonalBalance, FactorBalance, Law, LawReport, LossValue, MomentMap, Monitor};
 use crate::mat::Mat;
 use crate::model::{Arch, Loss, Model};
 use crate::optim::{BarKind, Method, Optimizer};
@@ -372,22 +372,10 @@ pub struct ExperimentSpec {
 /// Which law a quantity is checked against, and its verdict.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Verdict {
-    /// Quantity.
-    pub quantity: String,
-    /// Law.
-    pub law: String,
-    /// Worst absolute deviation from the law.
-    pub worst_abs: f64,
-    /// Worst relative deviation (relative to `scale`).
-    pub worst_rel: f64,
-    /// The scale of the quantity at the worst check.
-    pub scale: f64,
-    /// Step of the worst check.
-    pub at_step: usize,
-    /// Time of the worst check.
-    pub at_time: f64,
-    /// Every deviation was exactly zero.
-    pub exact_zero: bool,
+    /// The law's report along the run (worst deviation, where, scale; the per-check series is
+    /// left to `trajectory.json`).
+    #[serde(flatten)]
+    pub report: LawReport,
     /// Relative tolerance.
     pub tolerance: f64,
     /// Whether the law held: `worst_rel ≤ tolerance` (exactly zero deviations when the tolerance is 0).
@@ -443,14 +431,14 @@ impl RunReport {
             "quantity", "law", "worst abs", "worst rel", "tolerance", "verdict"
         ));
         for v in &self.verdicts {
-            let law: String = v.law.chars().take(44).collect();
-            let worst = |x: f64| if v.exact_zero { "0 (exact)".to_string() } else { format!("{x:.3e}") };
+            let law: String = v.report.law.chars().take(44).collect();
+            let worst = |x: f64| if v.report.exact_zero { "0 (exact)".to_string() } else { format!("{x:.3e}") };
             s.push_str(&format!(
                 "{:<18} {:<44} {:>11} {:>11} {:>9.1e} {:>7}\n",
-                v.quantity,
+                v.report.quantity,
                 law,
-                worst(v.worst_abs),
-                worst(v.worst_rel),
+                worst(v.report.worst_abs),
+                worst(v.report.worst_rel),
                 v.tolerance,
                 if v.pass { "holds" } else { "FAILS" }
             ));
@@ -637,19 +625,9 @@ impl ExperimentSpec {
             .laws
             .iter()
             .map(|r| {
-                let pass = if tol == 0.0 { r.exact_zero } else { r.worst_rel <= tol };
-                Verdict {
-                    quantity: r.quantity.clone(),
-                    law: r.law.clone(),
-                    worst_abs: r.worst_abs,
-                    worst_rel: r.worst_rel,
-                    scale: r.scale,
-                    at_step: r.at_step,
-                    at_time: r.at_time,
-                    exact_zero: r.exact_zero,
-                    tolerance: if r.law == "non-increasing" { 0.0 } else { tol },
-                    pass: if r.law == "non-increasing" { r.worst_abs <= 0.0 || pass } else { pass },
-                }
+                // With a zero tolerance only exact zeros pass (a non-increasing law: no increase at all).
+                let pass = if tol == 0.0 { r.exact_zero || r.worst_abs <= 0.0 } else { r.worst_rel <= tol };
+                Verdict { report: LawReport { series: Vec::new(), ..r.clone() }, tolerance: tol, pass }
             })
             .collect();
         let final_state = traj

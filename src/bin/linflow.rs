@@ -284,7 +284,7 @@ fn sweep_cmd(
             m.insert("done".to_string(), if t.outcome.is_done() { 1.0 } else { 0.0 });
             m.insert("passed".to_string(), if report.passed() { 1.0 } else { 0.0 });
             for v in &report.verdicts {
-                m.insert(format!("worst_rel_{}", v.quantity), v.worst_rel);
+                m.insert(format!("worst_rel_{}", v.report.quantity), v.report.worst_rel);
             }
             Ok(m)
         })?

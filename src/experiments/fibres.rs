@@ -476,7 +476,7 @@ fn run_fast_slow(ctx: &Ctx) -> Result<Summary> {
             .collect();
         let sup = pts.iter().map(|p| p.1).fold(0.0, f64::max);
         errs.push(sup);
-        fig = fig.with(Series::line(format!("ε = {eps}"), pts.into_iter().map(|(t, e)| (t, e)).collect()));
+        fig = fig.with(Series::line(format!("ε = {eps}"), pts));
     }
     s.check(Check::at_most(
         "fast-mu-law",
@@ -584,7 +584,7 @@ fn run_end_to_end(ctx: &Ctx) -> Result<Summary> {
             worst,
             1e-7,
         ));
-        fig_err = fig_err.with(Series::line(label, gap.into_iter().map(|(t, e)| (t, e)).collect()));
+        fig_err = fig_err.with(Series::line(label, gap));
         if seed == 81 && lambda == 0.0 {
             for r in 0..dn.min(d0) {
                 fig_sv = fig_sv
