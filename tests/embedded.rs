@@ -106,7 +106,8 @@ fn global_error_follows_tolerance_and_order() {
             assert!(err <= 100.0 * tol, "{} tol {tol}: error {err}", pair.name);
             pts.push(((s.stats.accepted as f64).ln(), err.ln()));
         }
-        let (n, sx, sy) = (pts.len() as f64, pts.iter().map(|p| p.0).sum::<f64>(), pts.iter().map(|p| p.1).sum::<f64>());
+        let (n, sx, sy) =
+            (pts.len() as f64, pts.iter().map(|p| p.0).sum::<f64>(), pts.iter().map(|p| p.1).sum::<f64>());
         let sxx = pts.iter().map(|p| p.0 * p.0).sum::<f64>();
         let sxy = pts.iter().map(|p| p.0 * p.1).sum::<f64>();
         let slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);

@@ -414,7 +414,7 @@ impl Embedded {
             .sqrt()
             / h0;
         let m = d1.max(d2);
-        let h1 = if !(m.is_finite()) || m <= 1e-15 {
+        let h1 = if !m.is_finite() || m <= 1e-15 {
             (h0 * 1e-3).max(1e-6)
         } else {
             (0.01 / m).powf(1.0 / (self.order as f64 + 1.0))
@@ -469,7 +469,7 @@ impl Embedded {
             }
             steps += 1;
             let min_h = 16.0 * f64::EPSILON * t.abs().max(t1.abs()).max(f64::MIN_POSITIVE);
-            if !(h >= min_h) {
+            if h.is_nan() || h < min_h {
                 self.h = h;
                 return Err(Stop::StepUnderflow { t, non_finite });
             }
