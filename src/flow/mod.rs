@@ -8,6 +8,7 @@
 //! and Gragg–Bulirsch–Stoer extrapolation for tolerances near the working precision of `Mp`.
 
 mod dopri;
+pub mod embedded;
 pub mod fields;
 mod gbs;
 mod rk;

@@ -1,6 +1,7 @@
 //! The one entry point [`solve`] and the fixed-step Runge–Kutta methods (explicit and
 //! Gauss–Legendre).
 
+use super::embedded::EmbeddedPair;
 use super::tableau::Tableau;
 use super::VectorField;
 use crate::error::{Error, Result};
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 /// | `Rk8` (Cooper–Verner) | 8 | fixed | `f64`, `Mp` |
 /// | `GaussLegendre` (implicit) | 2·stages | fixed | `f64`, `Mp` |
 /// | `Dopri5`, `Dop853` (`ode_solvers`) | 5, 8 | adaptive | `f64` |
+/// | `Dp5`, `Dp8` (allocation-free [`embedded`](super::embedded) driver) | 5, 8 | adaptive | `f64` |
 /// | `Gbs` (Gragg–Bulirsch–Stoer) | variable | adaptive | `f64`, `Mp` |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -67,6 +69,22 @@ pub enum Integrator {
         /// Absolute tolerance.
         atol: f64,
     },
+    /// Dormand–Prince 5(4) with a PI step-size controller, on the allocation-free flat driver of
+    /// [`embedded`](super::embedded) (`f64` only).
+    Dp5 {
+        /// Relative tolerance.
+        rtol: f64,
+        /// Absolute tolerance.
+        atol: f64,
+    },
+    /// Prince–Dormand RK8(7)13M ("Dopri8") with step-size control, on the allocation-free flat
+    /// driver of [`embedded`](super::embedded) (`f64` only).
+    Dp8 {
+        /// Relative tolerance.
+        rtol: f64,
+        /// Absolute tolerance.
+        atol: f64,
+    },
     /// Gragg–Bulirsch–Stoer extrapolation of the modified midpoint rule, with step-size and
     /// order control: reaches tolerances near the working precision (e.g. $10^{-66}$ at 256 bits).
     Gbs {
@@ -88,6 +106,8 @@ impl Integrator {
             Integrator::GaussLegendre { stages, .. } => format!("gl{stages}"),
             Integrator::Dopri5 { .. } => "dopri5".into(),
             Integrator::Dop853 { .. } => "dop853".into(),
+            Integrator::Dp5 { .. } => "dp5".into(),
+            Integrator::Dp8 { .. } => "dp8".into(),
             Integrator::Gbs { .. } => "gbs".into(),
         }
     }
@@ -110,9 +130,9 @@ impl Integrator {
             Integrator::Euler { .. } => Some(1),
             Integrator::Heun { .. } => Some(2),
             Integrator::Rk4 { .. } => Some(4),
-            Integrator::Rk8 { .. } | Integrator::Dop853 { .. } => Some(8),
+            Integrator::Rk8 { .. } | Integrator::Dop853 { .. } | Integrator::Dp8 { .. } => Some(8),
             Integrator::GaussLegendre { stages, .. } => Some(2 * stages),
-            Integrator::Dopri5 { .. } => Some(5),
+            Integrator::Dopri5 { .. } | Integrator::Dp5 { .. } => Some(5),
             Integrator::Gbs { .. } => None,
         }
     }
@@ -142,7 +162,11 @@ impl Integrator {
             Integrator::GaussLegendre { stages, .. } if !(1..=3).contains(stages) => {
                 Err(Error::invalid("stages", format!("Gauss-Legendre has 1, 2 or 3 stages, got {stages}")))
             }
-            Integrator::Dopri5 { rtol, atol } | Integrator::Dop853 { rtol, atol } | Integrator::Gbs { rtol, atol } => {
+            Integrator::Dopri5 { rtol, atol }
+            | Integrator::Dop853 { rtol, atol }
+            | Integrator::Dp5 { rtol, atol }
+            | Integrator::Dp8 { rtol, atol }
+            | Integrator::Gbs { rtol, atol } => {
                 if !(rtol.is_finite() && atol.is_finite() && *rtol >= 0.0 && *atol >= 0.0 && rtol + atol > 0.0) {
                     Err(Error::invalid(
                         "rtol/atol",
@@ -234,7 +258,7 @@ impl<S: Scalar> Recorder<'_, S> {
 /// run, with `grad_calls` counting evaluations of the field.
 ///
 /// * Fixed-step methods take `ceil(t1/h)` equal steps and save at the first step at or after
-///   each requested time; adaptive methods (`Dopri5`, `Dop853`, `Gbs`) land exactly on each save
+///   each requested time; adaptive methods (`Dopri5`, `Dop853`, `Dp5`, `Dp8`, `Gbs`) land exactly on each save
 ///   time (and on `t1`).
 /// * `monitor` checks its time laws at each save; with [`Monitor::track_energy`] the integral
 ///   $\int_0^t\|F(\theta)\|^2ds$ is accumulated with the integrator's own quadrature (for an
@@ -246,7 +270,7 @@ impl<S: Scalar> Recorder<'_, S> {
 ///   error naming the time at which the step size underflowed; exceeding their step budget ends
 ///   the run with [`Outcome::StepLimit`].
 /// * Number types: `Euler`, `Heun`, `Rk4` run in `f64`, `Mp` and `Q`; `Rk8`, `GaussLegendre` and
-///   `Gbs` need `f64` or `Mp` (an error names the missing operation otherwise); `Dopri5` and
+///   `Gbs` need `f64` or `Mp` (an error names the missing operation otherwise); `Dopri5`, `Dp5`, `Dp8` and
 ///   `Dop853` run in `f64` only.
 ///
 /// ```
@@ -296,6 +320,12 @@ pub fn solve<S: Scalar, F: VectorField<S>>(
         Integrator::Dopri5 { rtol, atol } => super::dopri::integrate(field, y0, false, *rtol, *atol, opts, &mut rec)?,
         Integrator::Dop853 { rtol, atol } => super::dopri::integrate(field, y0, true, *rtol, *atol, opts, &mut rec)?,
         Integrator::Gbs { rtol, atol } => super::gbs::integrate(field, y0, *rtol, *atol, opts, &mut rec)?,
+        Integrator::Dp5 { rtol, atol } => {
+            super::embedded::integrate(field, y0, &EmbeddedPair::dopri5(&0.0), *rtol, *atol, opts, &mut rec)?
+        }
+        Integrator::Dp8 { rtol, atol } => {
+            super::embedded::integrate(field, y0, &EmbeddedPair::dopri8(&0.0), *rtol, *atol, opts, &mut rec)?
+        }
         _ => fixed_step(field, y0, integrator, opts, &mut rec)?,
     }
     rec.traj.laws = rec.monitor.reports();
