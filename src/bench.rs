@@ -495,6 +495,15 @@ pub fn run_all(dir: &Path, reps: usize) -> Result<Report> {
     for n in [8, 32, 128] {
         report.gemm.push((n, gemm_flops(n, reps)));
     }
+    // Throughput of W1's right-hand side (3(N−1) = 9 products of n×n matrices per evaluation,
+    // including the integrator's own vector work) against the bare kernel at the same size.
+    for r in report.rows.iter_mut().filter(|r| r.workload == "W1") {
+        let n: Option<usize> = r.size.strip_prefix('w').and_then(|n| n.parse().ok());
+        if let Some((n, kernel)) = n.and_then(|n| report.gemm.iter().find(|g| g.0 == n).copied()) {
+            let flops = 9.0 * 2.0 * (n * n * n) as f64 / (r.us_per_eval * 1e-6);
+            r.extra = format!("rhs {:.1} Gflop/s = {:.0}% of the kernel", flops / 1e9, 100.0 * flops / kernel);
+        }
+    }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     report.sweep.push((1, sweep_wall(1)?));
     if cores > 1 {
