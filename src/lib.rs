@@ -7,7 +7,7 @@
 //! Nesterov, BAR), with the invariants each is claimed to obey tracked along every run.
 //!
 //! The same code runs in `f64`, in MPFR at any precision ([`scalar::Mp`]) and in exact rationals
-//! ([`scalar::Q`]), so a conservation law can be shown to hold to $10^{-70}$ and a per-step
+//! ([`scalar::Q`]), so a conservation law can be shown to hold to $10^{-67}$ at 256 bits and a per-step
 //! identity with zero tolerance. For example, gradient descent changes the balancedness matrices
 //! $C_j = W_{j+1}^\top W_{j+1} - W_j W_j^\top$ by exactly
 //! $$C_j(k+1) = (1-\eta\lambda)^2 C_j(k) + \eta^2\bigl(G_{j+1}^\top G_{j+1} - G_j G_j^\top\bigr).$$
