@@ -350,22 +350,23 @@ fn run_saxe(ctx: &Ctx) -> Result<Summary> {
     s.notes.push(format!(
         "256-bit residuals: balanced {r_bal:.2e}, unbalanced {r_unb:.2e}, deep N=3 {r_deep:.2e}; deep N=2 vs sigmoid {r_n2:.2e}"
     ));
-    let mut fig = Figure::new(
-        "saxe_modes",
-        "Saxe modes: gradient flow (lines) and closed forms (dashed)",
-        "time t",
-        "mode strength u_i(t)",
-    );
-    for c in [&cases[0], &cases[2]] {
+    // One figure per depth, so that each legend stays short enough to leave the curves visible.
+    for (tag, c) in [("2", &cases[0]), ("3", &cases[2])] {
+        let mut fig = Figure::new(
+            format!("saxe_modes_{tag}layers"),
+            format!("Saxe modes ({})", c.label),
+            "time t",
+            "mode strength u_i(t)",
+        );
         for i in 0..3 {
-            fig = fig.with(Series::line(format!("{} s={}", c.label, setup.s[i]), c.flow_modes[i].clone()));
+            fig = fig.with(Series::line(format!("flow, s = {}", setup.s[i]), c.flow_modes[i].clone()));
             fig = fig.with(
-                Series::line(format!("closed form, {} s={}", c.label, setup.s[i]), c.closed_modes[i].clone())
+                Series::line(format!("closed form, s = {}", setup.s[i]), c.closed_modes[i].clone())
                     .styled(Style::Dashed),
             );
         }
+        ctx.save_figure(&fig, &mut s)?;
     }
-    ctx.save_figure(&fig, &mut s)?;
     let mut fig =
         Figure::new("saxe_error", format!("|flow - closed form| (RK4, h = {h})"), "time t", "max entry error").log_y();
     for c in &cases {
