@@ -94,10 +94,11 @@ impl DeepInputs {
 }
 
 /// `max_j ‖C_j(p) − C_j(p0)‖_F / ‖C_j(p0)‖_F`, the peers' balancedness drift.
-pub fn bal_drift(model: &Model<f64>, p0: &Params<f64>, p: &Params<f64>) -> f64 {
+/// The ratio is formed in the run's number type and rounded to `f64` once.
+pub fn bal_drift<S: crate::scalar::Scalar>(model: &Model<S>, p0: &Params<S>, p: &Params<S>) -> f64 {
     let c0 = Balancedness.eval(model, p0);
     let c1 = Balancedness.eval(model, p);
-    c0.iter().zip(&c1).map(|(a, b)| (b.sub(a).norm_sq() / a.norm_sq()).sqrt()).fold(0.0, f64::max)
+    c0.iter().zip(&c1).map(|(a, b)| (b.sub(a).norm_sq() / a.norm_sq()).to_f64().sqrt()).fold(0.0, f64::max)
 }
 
 /// Times `f`: one warm-up, then `reps` runs; returns (median, min, last result).
@@ -233,16 +234,10 @@ pub fn w2(inputs: &DeepInputs, reference: &[String], bits: u32, tol: f64, reps: 
         rhs_evals: traj.grad_calls,
         us_per_eval: med / traj.grad_calls.max(1) as f64 * 1e6,
         final_loss: mf.loss(&pf),
-        bal_drift: bal_drift_mp(&model, &p0, p),
+        bal_drift: bal_drift(&model, &p0, p),
         extra: format!("err vs ref {:.1e}", err.to_f64()),
     };
     Ok((row, err.to_f64()))
-}
-
-fn bal_drift_mp(model: &Model<Mp>, p0: &Params<Mp>, p: &Params<Mp>) -> f64 {
-    let c0 = Balancedness.eval(model, p0);
-    let c1 = Balancedness.eval(model, p);
-    c0.iter().zip(&c1).map(|(a, b)| (b.sub(a).norm_sq() / a.norm_sq()).to_f64().sqrt()).fold(0.0, f64::max)
 }
 
 /// W3's inputs: `X` (`n×d`), `y`, `α`, and the sparse ground truth.

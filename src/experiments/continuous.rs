@@ -176,27 +176,11 @@ where
     fig = fig.with(Series::line("GBS, 256 bits", rel_series(&tr.laws[0])));
     // f64: Gauss–Legendre (structure preserving) vs RK4 at the same step, and Dopri5.
     let h = 0.1;
-    let gl = flow(
-        &case.model,
-        &case.p0,
-        &Integrator::GaussLegendre { stages: 2, h },
-        t1,
-        saves,
-        quantity(),
-        Law::Conserved,
-        false,
-    )?;
-    let rk = flow(&case.model, &case.p0, &Integrator::Rk4 { h }, t1, saves, quantity(), Law::Conserved, false)?;
-    let dp = flow(
-        &case.model,
-        &case.p0,
-        &Integrator::Dopri5 { rtol: 1e-10, atol: 1e-12 },
-        t1,
-        saves,
-        quantity(),
-        Law::Conserved,
-        false,
-    )?;
+    let f64_run =
+        |integrator: Integrator| flow(&case.model, &case.p0, &integrator, t1, saves, quantity(), Law::Conserved, false);
+    let gl = f64_run(Integrator::GaussLegendre { stages: 2, h })?;
+    let rk = f64_run(Integrator::Rk4 { h })?;
+    let dp = f64_run(Integrator::Dopri5 { rtol: 1e-10, atol: 1e-12 })?;
     let (g, r, d) = (gl.laws[0].worst_rel, rk.laws[0].worst_rel, dp.laws[0].worst_rel);
     s.check(Check::at_most(
         format!("{}-gl2-f64", case.label),

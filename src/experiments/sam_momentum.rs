@@ -66,12 +66,34 @@ enum Toy {
     Op,
 }
 
-/// The paper's start `x₀ = (0.2, −0.1, 0.3)`, `y₀ = −3x₀` (B₀ = −0.56).
-fn toy_start(toy: Toy) -> Params<f64> {
+/// The paper's start `x₀ = (0.2, −0.1, 0.3)`, `y₀ = −3x₀` (B₀ = −0.56), the same for both problems.
+fn toy_start() -> Params<f64> {
     let x = [0.2, -0.1, 0.3];
     let col = |s: f64| Mat::from_fn(3, 1, |i, _| s * x[i]);
-    let _ = toy;
     Params::new(vec![col(1.0), col(-3.0)])
+}
+
+/// The Fig. 1 run shared by `sam-balancedness` and `bar`.
+struct Fig1Run {
+    /// Our step on the ½-loss (the paper's 1e-4 on the unhalved loss).
+    eta: f64,
+    /// Paper time of the horizon.
+    t_paper: f64,
+    /// Steps to reach it.
+    steps: usize,
+    /// Save interval (200 points).
+    every: usize,
+    /// The start, and its balance B₀ = ½(‖x₀‖² − ‖y₀‖²).
+    p0: Params<f64>,
+    b0: f64,
+}
+
+fn fig1_run() -> Fig1Run {
+    let (eta, t_paper): (f64, f64) = (2e-4, 10.0);
+    let steps = (t_paper / (0.5 * eta)).round() as usize;
+    let p0 = toy_start();
+    let b0 = 0.5 * (p0.blocks[0].norm_sq() - p0.blocks[1].norm_sq());
+    Fig1Run { eta, t_paper, steps, every: steps / 200, p0, b0 }
 }
 
 fn toy_model(toy: Toy) -> Result<Model<f64>> {
@@ -239,12 +261,7 @@ fn run_sam_balancedness(ctx: &Ctx) -> Result<Summary> {
          OP target 0.5 + alpha n, fresh noise each step; SGD vs SAM (rho = 0.1 NOP, 0.2 OP), paper step 1e-4 \
          (our 2e-4 on the 1/2-loss), paper time up to 10.",
     );
-    let eta: f64 = 2e-4;
-    let t_paper = 10.0;
-    let steps = (t_paper / (0.5 * eta)).round() as usize;
-    let every = steps / 200;
-    let p0 = toy_start(Toy::Nop);
-    let b0 = -0.56;
+    let Fig1Run { eta, t_paper, steps, every, p0, b0 } = fig1_run();
 
     // --- SGD: the exact per-step identity, with noise.
     let mut fig_nop = Figure::new(
@@ -810,12 +827,7 @@ fn run_bar(ctx: &Ctx) -> Result<Summary> {
         "nBAR and oBAR (Li-Zhang-He Algs. 2-3, constant alpha_t = 0.05, rescale a = alpha eta per step) against SAM \
          (rho = 0.1) and SGD on the Fig. 1 NOP problem, without noise and with noise alpha = 0.5.",
     );
-    let eta: f64 = 2e-4;
-    let t_paper = 10.0;
-    let steps = (t_paper / (0.5 * eta)).round() as usize;
-    let every = steps / 200;
-    let p0 = toy_start(Toy::Nop);
-    let b0 = -0.56;
+    let Fig1Run { eta, steps, every, p0, b0, .. } = fig1_run();
     let a_bar = 0.05;
     let methods = [
         Method::Gd { eta },
