@@ -56,7 +56,7 @@ pub struct ReadmeDoctests;
 pub mod prelude {
     pub use crate::data;
     pub use crate::error::{Error, Result};
-    pub use crate::flow::{solve, GradientFlow, Integrator, SolveOptions, VectorField};
+    pub use crate::flow::{solve, FlowProblem, GradientFlow, Integrator, SolveOptions, VectorField};
     pub use crate::init;
     pub use crate::invariants::{
         Balancedness, DiagonalBalance, FactorBalance, FactorGram, Law, LossValue, MomentMap, Monitor, Quantity,
@@ -67,5 +67,5 @@ pub mod prelude {
     pub use crate::params::Params;
     pub use crate::run::{run, RunOptions};
     pub use crate::scalar::{Mp, Precision, Real, Scalar, Q};
-    pub use crate::trajectory::{Outcome, Save, Trajectory};
+    pub use crate::trajectory::{Outcome, Save, Stats, Trajectory};
 }

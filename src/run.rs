@@ -6,7 +6,7 @@ use crate::model::Model;
 use crate::optim::Optimizer;
 use crate::params::Params;
 use crate::scalar::Scalar;
-use crate::trajectory::{Outcome, Save, Trajectory};
+use crate::trajectory::{Outcome, Save, Stats, Trajectory};
 
 /// Options of a discrete run.
 #[derive(Clone, Debug)]
@@ -68,6 +68,7 @@ pub fn run<S: Scalar>(
         loss: Vec::new(),
         laws: Vec::new(),
         grad_calls: 0,
+        stats: Stats::default(),
         outcome: Outcome::Done,
     };
     let mut p = p0.clone();
@@ -106,6 +107,8 @@ pub fn run<S: Scalar>(
         }
     }
     traj.grad_calls = opt.grad_calls - calls0;
+    // A discrete step accepts every step it takes; its right-hand side is the gradient.
+    traj.stats = Stats { rhs_evals: traj.grad_calls, accepted: *traj.steps.last().unwrap_or(&0), rejected: 0 };
     traj.laws = monitor.reports();
     Ok(traj)
 }

@@ -1,5 +1,6 @@
 //! Trajectories: what a run or a flow produced, and how it ended.
 
+use crate::error::{Error, Result};
 use crate::invariants::LawReport;
 use crate::params::Params;
 use crate::scalar::Scalar;
@@ -31,6 +32,27 @@ pub enum Outcome {
         time: f64,
         /// The loss there.
         loss: f64,
+    },
+    /// An adaptive integrator's step size fell below the resolution of the time (a finite-time
+    /// blow-up, or a vector field that is non-finite at every step size); the trajectory ends at
+    /// the last accepted state, at time `t` (SciML's `DtLessThanMin`).
+    StepUnderflow {
+        /// Time of the last accepted state.
+        t: f64,
+        /// The step size last tried.
+        h: f64,
+        /// What the controller saw (error estimate, non-finite stages).
+        reason: String,
+    },
+    /// An implicit method's stage equations did not converge; the trajectory ends at the last
+    /// state reached, at time `t`.
+    ConvergenceFailure {
+        /// Time of the last state reached.
+        t: f64,
+        /// The step size of the failed step.
+        h: f64,
+        /// Iterations spent and the residual reached against the tolerance.
+        reason: String,
     },
 }
 
@@ -64,6 +86,18 @@ pub enum Save {
     FinalOnly,
 }
 
+/// Work done by a run or a flow: evaluations of the right-hand side and accepted and rejected
+/// steps (diffrax's `stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Evaluations of the right-hand side (vector field or optimizer step's gradients).
+    pub rhs_evals: usize,
+    /// Accepted steps.
+    pub accepted: usize,
+    /// Rejected steps (error too large or a non-finite stage).
+    pub rejected: usize,
+}
+
 impl Save {
     /// The step indices to save for a run of `steps` steps of length `dt`, always with 0 and `steps`.
     pub fn steps(&self, steps: usize, dt: f64) -> Vec<usize> {
@@ -85,6 +119,28 @@ impl Save {
         v.dedup();
         v
     }
+
+    /// The save times in $(0, t_1)$ for a flow with adaptive steps, which lands exactly on each
+    /// (the final time is always saved). Step-counting schedules (`Every`, `LogSpaced`) need a
+    /// fixed step and are an error here.
+    pub fn times(&self, t1: f64) -> Result<Vec<f64>> {
+        match self {
+            Save::Times { times } => {
+                if let Some(t) = times.iter().find(|t| !(t.is_finite() && **t >= 0.0)) {
+                    return Err(Error::invalid("save", format!("times must be finite and >= 0, got {t}")));
+                }
+                let mut v: Vec<f64> = times.iter().copied().filter(|&t| t > 0.0 && t < t1).collect();
+                v.sort_by(f64::total_cmp);
+                v.dedup();
+                Ok(v)
+            }
+            Save::FinalOnly => Ok(Vec::new()),
+            Save::Every { .. } | Save::LogSpaced { .. } => Err(Error::invalid(
+                "save",
+                "Every and LogSpaced count fixed steps: give an adaptive integrator Save::Times or Save::FinalOnly",
+            )),
+        }
+    }
 }
 
 /// A saved run: times, states, loss, invariant reports, gradient calls and the outcome.
@@ -104,8 +160,13 @@ pub struct Trajectory<S> {
     pub loss: Vec<f64>,
     /// One report per tracked invariant.
     pub laws: Vec<LawReport>,
-    /// Gradient (right-hand-side) evaluations.
+    /// Passes of the model's gradient: for discrete runs the optimizer's count; for flows the
+    /// field evaluations times [`crate::flow::VectorField::gradient_calls`] (a Hessian-vector
+    /// product on dual numbers is one more pass).
     pub grad_calls: usize,
+    /// Evaluations and accepted/rejected steps.
+    #[serde(default)]
+    pub stats: Stats,
     /// How the run ended.
     pub outcome: Outcome,
 }
@@ -127,6 +188,7 @@ impl<S: Scalar> Trajectory<S> {
             loss: self.loss.clone(),
             laws: self.laws.clone(),
             grad_calls: self.grad_calls,
+            stats: self.stats,
             outcome: self.outcome.clone(),
         }
     }

@@ -134,7 +134,7 @@ fn evaluation_counts_match_the_stage_structure() {
         // A second call continues without restarting (no new initial evaluations).
         s.integrate(&mut f, 3.0, 7.0, &mut y, &ctl, |_, _| {}).unwrap();
         let st = s.stats;
-        assert_eq!(st.evals, count);
+        assert_eq!(st.rhs_evals, count);
         assert_eq!(count, 2 + per_attempt * (st.accepted + st.rejected) + per_accept * st.accepted, "{st:?}");
         let e = exact(7.0);
         assert!(y.iter().zip(&e).all(|(a, b)| (a - b).abs() < 1e-7), "{y:?}");

@@ -280,7 +280,8 @@ fn end_to_end_flow_matches_deep_gradient_flow_from_balanced_start() {
         let deep = flow_at(&mut GradientFlow::new(&model), &model, &p0, 1.0);
         let e2e_model = Model::new(Arch::deep_linear(&[3, 3]).unwrap(), Loss::target(target)).unwrap();
         let n = widths.len() - 1;
-        let mut f = EndToEndFlow::new(&e2e_model, n).unwrap();
+        let (mut f, _) = EndToEndFlow::new(&model).unwrap();
+        assert_eq!(f.name(), format!("end-to-end flow (N = {n})"));
         let w1 = flow_at(&mut f, &e2e_model, &Params::new(vec![w0.clone()]), 1.0);
         let err = model.end_to_end(&deep).sub(&w1.blocks[0]).max_abs().unwrap();
         assert!(err < 1e-9, "{widths:?}: {err:e}");
@@ -305,8 +306,10 @@ fn bad_inputs_are_errors() {
     assert!(HeavyBallFlow::new(&model, 0.0).is_err());
     assert!(HeavyBallFlow::<f64>::lambda_of(0.1, 1.0).is_err());
     let deep = Model::new(Arch::deep_linear(&[1, 1, 1]).unwrap(), Loss::target(Mat::zeros(1, 1, &0.0))).unwrap();
-    assert!(EndToEndFlow::new(&deep, 2).is_err());
-    assert!(EndToEndFlow::new(&model, 0).is_err());
+    assert!(EndToEndFlow::of_loss(deep.loss.clone(), 0, 0.0).is_err());
+    assert!(EndToEndFlow::of_loss(deep.loss.clone(), 2, -1.0).is_err());
+    let diag = Model::new(Arch::DiagonalUV { d: 2 }, Loss::target(Mat::zeros(1, 2, &0.0))).unwrap();
+    assert!(EndToEndFlow::new(&diag).is_err());
     // A phase state whose position blocks do not fit the model is rejected by solve.
     let bad = HeavyBallFlow::initial(&Params::new(vec![Mat::zeros(2, 1, &0.0)]));
     let r = solve(

@@ -1,37 +1,36 @@
-//! Balancing flows on a fibre of the product map, and their exact solutions.
+//! Balancing flows on a fibre of the product map: their geometry and exact solutions (the vector
+//! fields themselves are in [`crate::flow::fields::balancing`]).
 //!
 //! Two flows move $W$ inside its fibre $F_X = \phi^{-1}(X)$ towards the balanced manifold
 //! (derivations: `proofs/balancing_flows.md`):
 //!
-//! * (a) [`RegularizerFlow`], the gradient of $R(W) = \frac12\|W\|^2$ for the metric the Frobenius
+//! * (a) `RegularizerFlow`, the gradient of $R(W) = \frac12\|W\|^2$ for the metric the Frobenius
 //!   metric induces on $F_X$:
 //!   $$\dot W = -P_V W = -W + N\,d\phi_W^\top\bigl(M_W^{-1}(X)\bigr),\qquad
 //!   M_W(Z) = \sum_j L_jL_j^\top\,Z\,R_j^\top R_j,$$
 //!   with $L_j = W_N\cdots W_{j+1}$, $R_j = W_{j-1}\cdots W_1$. The product is fixed and the
 //!   moment map decays uniformly: $\mu(t) = e^{-2t}\mu(0)$ ([`regularizer_flow_mu`]); in the scalar
 //!   case $w_j(t)^2 = e^{-2t}w_j(0)^2 + c(t)$ ([`regularizer_flow_scalar`]).
-//! * (b) [`MomentMapFlow`], the gradient of $\frac12\|\mu\|^2$:
+//! * (b) `MomentMapFlow`, the gradient of $\frac12\|\mu\|^2$:
 //!   $\dot W_j = -2(\mu_jW_j - W_j\mu_{j-1})$. The product is fixed; for $N = 2$ in the scalar (or
 //!   SVD-aligned, mode by mode) case
 //!   $\mu(t) = \operatorname{sgn}(\mu_0)\,a/\sinh(\operatorname{asinh}(a/|\mu_0|) + 4at)$ with
 //!   $a = 2|x|$ ([`moment_flow_n2`]).
 //!
-//! [`FastSlow`] adds flow (a) at speed $1/\varepsilon$ to the gradient flow of a loss: the moment
+//! `FastSlow` adds flow (a) at speed $1/\varepsilon$ to the gradient flow of a loss: the moment
 //! map decays like $e^{-2t/\varepsilon}$ and the product follows the end-to-end learning flow up to
 //! $O(\varepsilon)$.
 
 use super::lindsey_menon::solve;
 use crate::error::{Error, Result};
-use crate::flow::{GradientFlow, VectorField};
 use crate::mat::Mat;
-use crate::model::{Arch, Model};
 use crate::params::Params;
 use crate::scalar::{Real, Scalar};
 
-const REF_A: &str = "regularizer balancing flow (a)";
-const REF_B: &str = "moment-map balancing flow (b)";
+pub(crate) const REF_A: &str = "regularizer balancing flow (a)";
+pub(crate) const REF_B: &str = "moment-map balancing flow (b)";
 
-fn pre(reference: &str, message: impl Into<String>) -> Error {
+pub(crate) fn pre(reference: &str, message: impl Into<String>) -> Error {
     Error::Precondition { reference: reference.into(), message: message.into() }
 }
 
@@ -133,98 +132,28 @@ pub fn moment_map_derivative<S: Scalar>(w: &Params<S>, v: &Params<S>) -> Result<
         .collect())
 }
 
-/// Balancing flow (a): $\dot W = -c\,P_V W = -c\bigl(W - N\,d\phi_W^\top(M_W^{-1}(\phi(W)))\bigr)$
-/// with speed $c$ (default 1). Generic over [`Scalar`]: one linear solve of size
-/// $d_Nd_0$ per evaluation, exact in rationals.
-///
-/// If $M_W$ becomes singular during a run (it cannot while $\phi(W)$ keeps full rank), the field
-/// writes NaN (float types; the integrator then stops with a non-finite outcome) or zeros
-/// (rationals), and [`RegularizerFlow::failure`] says why.
-#[derive(Clone, Debug)]
-pub struct RegularizerFlow<S> {
-    speed: S,
-    failure: Option<String>,
+/// $-P_VW = -W + N\,d\phi_W^\top\bigl(M_W^{-1}(\phi(W))\bigr)$ at `w`, the velocity of balancing flow
+/// (a) at unit speed, or the reason it is undefined (a singular $M_W$).
+pub fn vertical_descent<S: Scalar>(w: &Params<S>) -> Result<Params<S>> {
+    check_chain(w, REF_A)?;
+    let n = w.blocks.len();
+    let mut x = w.blocks[0].clone();
+    for b in &w.blocks[1..] {
+        x = b.matmul(&x);
+    }
+    let (dn, d0) = x.shape();
+    let m = metric_operator(w)?;
+    let rhs = Mat::from_vec(dn * d0, 1, x.as_slice().to_vec());
+    let y = solve(&m, &rhs).map_err(|_| pre(REF_A, "M_W is singular (rank-deficient product)"))?;
+    let y = Mat::from_vec(dn, d0, y.into_vec());
+    let mut out = pullback(w, &y)?;
+    let nn = w.proto().from_i64_like(n as i64);
+    out.scale_mut(&nn);
+    out.axpy(&-w.proto().one_like(), w);
+    Ok(out)
 }
 
-impl<S: Scalar> RegularizerFlow<S> {
-    /// Flow (a) at unit speed for the fibre through `w0`. Preconditions: a deep linear network
-    /// (at least one block, consecutive shapes compatible) whose $M_{W_0}$ is invertible, i.e.
-    /// $d\phi_{W_0}$ is onto (true when $\phi(W_0)$ has full rank), judged in `f64`: smallest
-    /// eigenvalue of $M_{W_0}$ above $10^{-12}$ times the largest.
-    pub fn new(w0: &Params<S>) -> Result<Self> {
-        check_chain(w0, REF_A)?;
-        let m = metric_operator(w0)?.to_f64().to_na().symmetric_eigen();
-        let top = m.eigenvalues.iter().fold(0.0f64, |a, l| a.max(l.abs()));
-        let low = m.eigenvalues.iter().fold(f64::INFINITY, |a, l| a.min(*l));
-        if !(top > 0.0 && low > 1e-12 * top) {
-            return Err(pre(
-                REF_A,
-                format!(
-                    "M_W = dphi dphi^T must be invertible at W(0) (dphi onto, e.g. a full-rank product): eigenvalues \
-                     range over [{low:e}, {top:e}] (need min > 1e-12 max, judged in f64)"
-                ),
-            ));
-        }
-        Ok(RegularizerFlow { speed: w0.proto().one_like(), failure: None })
-    }
-
-    /// The same flow at speed `c > 0` (the moment map then decays like $e^{-2ct}$).
-    pub fn with_speed(mut self, c: S) -> Result<Self> {
-        if !(c.is_finite() && c > c.zero_like()) {
-            return Err(Error::invalid("speed", format!("must be finite and > 0, got {c}")));
-        }
-        self.speed = c;
-        Ok(self)
-    }
-
-    /// Why the last evaluation failed, if it did.
-    pub fn failure(&self) -> Option<&str> {
-        self.failure.as_deref()
-    }
-
-    /// $-P_VW$ at `w` (unit speed), or the reason it is undefined.
-    pub fn vertical_descent(w: &Params<S>) -> Result<Params<S>> {
-        check_chain(w, REF_A)?;
-        let n = w.blocks.len();
-        let mut x = w.blocks[0].clone();
-        for b in &w.blocks[1..] {
-            x = b.matmul(&x);
-        }
-        let (dn, d0) = x.shape();
-        let m = metric_operator(w)?;
-        let rhs = Mat::from_vec(dn * d0, 1, x.as_slice().to_vec());
-        let y = solve(&m, &rhs).map_err(|_| pre(REF_A, "M_W is singular (rank-deficient product)"))?;
-        let y = Mat::from_vec(dn, d0, y.into_vec());
-        let mut out = pullback(w, &y)?;
-        let nn = w.proto().from_i64_like(n as i64);
-        out.scale_mut(&nn);
-        out.axpy(&-w.proto().one_like(), w);
-        Ok(out)
-    }
-}
-
-impl<S: Scalar> VectorField<S> for RegularizerFlow<S> {
-    fn eval(&mut self, _t: &S, y: &Params<S>, dy: &mut Params<S>) {
-        match Self::vertical_descent(y) {
-            Ok(mut v) => {
-                v.scale_mut(&self.speed);
-                *dy = v;
-            }
-            Err(e) => {
-                self.failure = Some(e.to_string());
-                let bad = y.proto().from_f64_like(f64::NAN);
-                for x in dy.iter_mut() {
-                    *x = bad.clone();
-                }
-            }
-        }
-    }
-    fn name(&self) -> String {
-        "balancing flow (a): -P_V W".into()
-    }
-}
-
-fn check_chain<S: Scalar>(w: &Params<S>, reference: &str) -> Result<()> {
+pub(crate) fn check_chain<S: Scalar>(w: &Params<S>, reference: &str) -> Result<()> {
     if w.blocks.is_empty() {
         return Err(pre(reference, "need at least one block W_1"));
     }
@@ -241,76 +170,6 @@ fn check_chain<S: Scalar>(w: &Params<S>, reference: &str) -> Result<()> {
         return Err(Error::invalid("parameters", "all entries must be finite"));
     }
     Ok(())
-}
-
-/// Balancing flow (b): $\dot W_j = -2(\mu_jW_j - W_j\mu_{j-1})$, $\mu_0 = \mu_N = 0$, the
-/// Euclidean gradient flow of $\frac12\|\mu\|^2$ (tangent to the orbit). Generic over [`Scalar`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MomentMapFlow;
-
-impl<S: Scalar> VectorField<S> for MomentMapFlow {
-    fn eval(&mut self, _t: &S, y: &Params<S>, dy: &mut Params<S>) {
-        let mu = super::lindsey_menon::moment_map(y);
-        let n = y.blocks.len();
-        let m2 = y.proto().from_i64_like(-2);
-        for j in 0..n {
-            let mut b = y.blocks[j].zeros_like();
-            if j + 1 < n {
-                b = b.add(&mu[j].matmul(&y.blocks[j]));
-            }
-            if j > 0 {
-                b = b.sub(&y.blocks[j].matmul(&mu[j - 1]));
-            }
-            b.scale_mut(&m2);
-            dy.blocks[j] = b;
-        }
-    }
-    fn name(&self) -> String {
-        "balancing flow (b): -grad 1/2 |mu|^2".into()
-    }
-}
-
-/// The fast–slow system $\dot W = -\nabla(E\circ\phi)(W) - \varepsilon^{-1}P_V W$: the gradient flow
-/// of `model` plus balancing flow (a) at speed $1/\varepsilon$.
-pub struct FastSlow<'a, S: Scalar> {
-    grad: GradientFlow<'a, S>,
-    reg: RegularizerFlow<S>,
-    tmp: Option<Params<S>>,
-}
-
-impl<'a, S: Scalar> FastSlow<'a, S> {
-    /// Preconditions: `model` is a deep linear network without weight decay, `eps > 0`, and
-    /// $M_{W_0}$ is invertible at `w0` (full-rank product).
-    pub fn new(model: &'a Model<S>, w0: &Params<S>, eps: S) -> Result<Self> {
-        if !matches!(model.arch, Arch::DeepLinear { .. }) {
-            return Err(pre("fast-slow system", "the model must be a deep linear network"));
-        }
-        if model.weight_decay.is_some() {
-            return Err(pre(
-                "fast-slow system",
-                "the model must have no weight decay (the fast part is the regularizer)",
-            ));
-        }
-        model.check_params(w0)?;
-        if !(eps.is_finite() && eps > eps.zero_like()) {
-            return Err(Error::invalid("eps", format!("must be finite and > 0, got {eps}")));
-        }
-        let inv = eps.one_like() / eps;
-        let reg = RegularizerFlow::new(w0)?.with_speed(inv)?;
-        Ok(FastSlow { grad: GradientFlow::new(model), reg, tmp: None })
-    }
-}
-
-impl<S: Scalar> VectorField<S> for FastSlow<'_, S> {
-    fn eval(&mut self, t: &S, y: &Params<S>, dy: &mut Params<S>) {
-        self.grad.eval(t, y, dy);
-        let tmp = self.tmp.get_or_insert_with(|| y.zeros_like());
-        self.reg.eval(t, y, tmp);
-        dy.axpy(&y.proto().one_like(), tmp);
-    }
-    fn name(&self) -> String {
-        "fast-slow: gradient flow + (1/eps) balancing flow (a)".into()
-    }
 }
 
 /// Flow (a)'s exact moment map: $\mu(t) = e^{-2ct}\mu(0)$ (any widths, depth and $X$).

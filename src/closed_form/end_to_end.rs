@@ -12,11 +12,11 @@
 //!
 //! Fractional powers of the rectangular Gram matrices treat eigenvalues below $\epsilon^{3/4}$ of
 //! the largest as exact zeros and use $M^0 = I$; otherwise the round-off in the exact zero
-//! eigenvalues of $X^\top X$ turns into large errors under a power $< 1$.
+//! eigenvalues of $X^\top X$ turns into large errors under a power $< 1$. The vector field for the
+//! integrators is [`crate::flow::fields::EndToEndFlow`].
 
 use super::lindsey_menon::{psd_pow, singular_values, thin_svd};
 use crate::error::{Error, Result};
-use crate::flow::VectorField;
 use crate::mat::Mat;
 use crate::model::{Arch, Loss, Model};
 use crate::params::Params;
@@ -26,85 +26,6 @@ const REF: &str = "end-to-end flow";
 
 fn pre(message: impl Into<String>) -> Error {
     Error::Precondition { reference: REF.into(), message: message.into() }
-}
-
-/// Relative threshold below which eigenvalues of a Gram matrix are exact zeros in `f64`
-/// ($\approx\epsilon^{3/4}$).
-pub const F64_CUT: f64 = 1.8e-12;
-
-fn psd_pow_f64(eig: &nalgebra::SymmetricEigen<f64, nalgebra::Dyn>, p: f64) -> nalgebra::DMatrix<f64> {
-    if p == 0.0 {
-        return nalgebra::DMatrix::identity(eig.eigenvalues.len(), eig.eigenvalues.len());
-    }
-    let top = eig.eigenvalues.iter().fold(0.0f64, |m, l| m.max(l.abs()));
-    let d = eig.eigenvalues.map(|l| if l <= F64_CUT * top || l <= 0.0 { 0.0 } else { l.powf(p) });
-    &eig.eigenvectors * nalgebra::DMatrix::from_diagonal(&d) * eig.eigenvectors.transpose()
-}
-
-/// The end-to-end vector field in `f64` (nalgebra symmetric eigen-decompositions) on a single
-/// block $X$ (`d_N×d_0`), for use with [`crate::flow::solve`] together with the model returned by
-/// [`EndToEndFlow::new`].
-#[derive(Clone, Debug)]
-pub struct EndToEndFlow {
-    loss: Loss<f64>,
-    depth: usize,
-    lambda: f64,
-    g: Mat<f64>,
-}
-
-impl EndToEndFlow {
-    /// The end-to-end flow of the deep linear model `deep` (its loss and weight decay), and the
-    /// depth-1 model on $X$ with the same loss (no decay) that [`crate::flow::solve`] evaluates
-    /// saved states with. Precondition: `deep` is a deep linear network.
-    pub fn new(deep: &Model<f64>) -> Result<(Self, Model<f64>)> {
-        let Arch::DeepLinear { widths } = &deep.arch else {
-            return Err(pre("the model must be a deep linear network"));
-        };
-        let n = widths.len() - 1;
-        let e2e = Model::new(Arch::deep_linear(&[widths[0], widths[n]])?, deep.loss.clone())?;
-        let (r, c) = deep.arch.output_shape();
-        let flow = EndToEndFlow {
-            loss: deep.loss.clone(),
-            depth: n,
-            lambda: deep.weight_decay.unwrap_or(0.0),
-            g: Mat::zeros(r, c, &0.0),
-        };
-        Ok((flow, e2e))
-    }
-
-    /// $\dot X$ at `x` (allocating); `x` must have the loss's shape and finite entries.
-    pub fn field(&mut self, x: &Mat<f64>) -> Result<Mat<f64>> {
-        if x.shape() != self.g.shape() {
-            return Err(Error::dim("end-to-end matrix", format!("{:?}", self.g.shape()), format!("{:?}", x.shape())));
-        }
-        if !x.is_finite() {
-            return Err(Error::invalid("x", "end-to-end matrix must have finite entries"));
-        }
-        self.loss.value_grad(x, None, &mut self.g);
-        let n = self.depth;
-        let xn = x.to_na();
-        let left = (&xn * xn.transpose()).symmetric_eigen();
-        let right = (xn.transpose() * &xn).symmetric_eigen();
-        let g = self.g.to_na();
-        let mut out = &xn * (-self.lambda * n as f64);
-        for j in 1..=n {
-            let a = psd_pow_f64(&left, (j - 1) as f64 / n as f64);
-            let b = psd_pow_f64(&right, (n - j) as f64 / n as f64);
-            out -= a * &g * b;
-        }
-        Ok(Mat::from_na(&out))
-    }
-}
-
-impl VectorField<f64> for EndToEndFlow {
-    fn eval(&mut self, _t: &f64, y: &Params<f64>, dy: &mut Params<f64>) {
-        // `solve` checks the state against the end-to-end model; a non-finite state gives NaN,
-        // which the integrator reports as a non-finite outcome.
-        dy.blocks[0] = self.field(&y.blocks[0]).unwrap_or_else(|_| y.blocks[0].map(|_| f64::NAN));
-    }
-    fn name(&self) -> String {
-        format!("end-to-end flow (N = {})", self.depth)
-    }
 }
 
 /// The end-to-end field at any precision (Jacobi eigen-decompositions at the precision of `x`):

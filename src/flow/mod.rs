@@ -1,55 +1,68 @@
 //! Continuous-time dynamics: vector fields built on the one gradient, and integrators that return
 //! the same [`Trajectory`](crate::trajectory::Trajectory) as discrete runs.
-
 //!
-//! [`solve`] is the one entry point for every [`Integrator`]: fixed-step explicit Runge–Kutta
-//! (Euler, Heun, RK4, Cooper–Verner RK8), implicit Gauss–Legendre (structure preserving: it keeps
-//! quadratic invariants such as balancedness to rounding), `ode_solvers`' Dopri5/Dop853 for `f64`,
-//! and Gragg–Bulirsch–Stoer extrapolation for tolerances near the working precision of `Mp`.
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | the [`VectorField`] trait |
+//! | `problem.rs` | [`FlowProblem`]: field, start, horizon, save schedule, model, monitor |
+//! | `solve.rs` | the [`Integrator`] catalogue and [`FlowProblem::solve`] / [`solve`], the only place that lists the integrators |
+//! | `record.rs` | [`record::Recorder`]: save schedule, samples, energy quadrature hook, counters, outcome |
+//! | `integrators/` | one integrator per file behind [`integrators::Integrate`] |
+//! | `fields/` | the vector fields, one concept per file |
+//!
+//! Integrators: fixed-step explicit Runge–Kutta (Euler, Heun, RK4, Cooper–Verner RK8), implicit
+//! Gauss–Legendre (structure preserving: it keeps quadratic invariants such as balancedness to
+//! rounding), the allocation-free Dormand–Prince 5(4) and 8(7) driver and `ode_solvers`'
+//! Dopri5/Dop853 for `f64`, and Gragg–Bulirsch–Stoer extrapolation for tolerances near the working
+//! precision of `Mp`.
 
-mod dopri;
-pub mod embedded;
 pub mod fields;
-mod gbs;
-mod rk;
-pub mod tableau;
+pub mod integrators;
+pub mod problem;
+pub mod record;
+pub mod solve;
 
-pub use rk::{solve, Integrator, SolveOptions};
-pub use tableau::Tableau;
+pub use self::fields::GradientFlow;
+pub use self::integrators::{embedded, tableau};
+pub use self::problem::FlowProblem;
+pub use self::solve::{solve, Integrator, SolveOptions};
+pub use self::tableau::Tableau;
 
-use crate::model::{Model, Workspace};
 use crate::params::Params;
 use crate::scalar::Scalar;
+use std::borrow::Cow;
 
-/// A time-dependent vector field on parameter space, `ẏ = F(t, y)`.
+/// A time-dependent vector field on a state space, `ẏ = F(t, y)`.
 pub trait VectorField<S: Scalar> {
     /// Writes `F(t, y)` into `dy`.
     fn eval(&mut self, t: &S, y: &Params<S>, dy: &mut Params<S>);
     /// Name for reports.
     fn name(&self) -> String;
-}
-
-/// Gradient flow `θ̇ = −∇L(θ)` (with the model's weight decay, if any).
-pub struct GradientFlow<'a, S: Scalar> {
-    model: &'a Model<S>,
-    ws: Option<Workspace<S>>,
-}
-
-impl<'a, S: Scalar> GradientFlow<'a, S> {
-    /// The gradient flow of `model`.
-    pub fn new(model: &'a Model<S>) -> Self {
-        GradientFlow { model, ws: None }
+    /// The model's parameters read from a state: the state itself unless the field's state has
+    /// more (heavy ball's phase space appends velocities). The solver checks the start and
+    /// evaluates the loss on it.
+    fn position<'y>(&self, y: &'y Params<S>) -> Cow<'y, Params<S>> {
+        Cow::Borrowed(y)
+    }
+    /// Passes of the model's gradient per evaluation, for
+    /// [`Trajectory::grad_calls`](crate::trajectory::Trajectory::grad_calls): 1 by default; a
+    /// Hessian-vector product on dual numbers is one more pass.
+    fn gradient_calls(&self) -> usize {
+        1
     }
 }
 
-impl<S: Scalar> VectorField<S> for GradientFlow<'_, S> {
-    fn eval(&mut self, _t: &S, y: &Params<S>, dy: &mut Params<S>) {
-        let ws = self.ws.get_or_insert_with(|| self.model.workspace(&y.proto()));
-        self.model.grad_into(ws, y, None, dy);
-        let m1 = y.proto().from_i64_like(-1);
-        dy.scale_mut(&m1);
+impl<S: Scalar, F: VectorField<S> + ?Sized> VectorField<S> for &mut F {
+    fn eval(&mut self, t: &S, y: &Params<S>, dy: &mut Params<S>) {
+        (**self).eval(t, y, dy)
     }
     fn name(&self) -> String {
-        "gradient flow".into()
+        (**self).name()
+    }
+    fn position<'y>(&self, y: &'y Params<S>) -> Cow<'y, Params<S>> {
+        (**self).position(y)
+    }
+    fn gradient_calls(&self) -> usize {
+        (**self).gradient_calls()
     }
 }

@@ -20,7 +20,11 @@
 //!   (measured by the tests: more than enough in `f64`).
 
 use super::tableau::Tableau;
+use super::Integrate;
 use crate::error::{Error, Result};
+use crate::flow::record::Recorder;
+use crate::flow::VectorField;
+use crate::params::Params;
 use crate::scalar::Scalar;
 
 /// An explicit embedded pair: the method's tableau (weights $b$) and the embedded weights $\hat b$.
@@ -232,16 +236,8 @@ impl<S: Scalar> EmbeddedPair<S> {
     }
 }
 
-/// Counters of an adaptive run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Evaluations of the right-hand side.
-    pub evals: usize,
-    /// Accepted steps.
-    pub accepted: usize,
-    /// Rejected steps (error too large or a non-finite stage).
-    pub rejected: usize,
-}
+/// Counters of an adaptive run (the flows' [`crate::trajectory::Stats`]).
+pub use crate::trajectory::Stats;
 
 /// Tolerances and limits of [`Embedded`].
 #[derive(Clone, Copy, Debug)]
@@ -290,19 +286,6 @@ pub enum Stop {
         /// Time of the last accepted state.
         t: f64,
     },
-}
-
-impl Stop {
-    /// The error reported by [`super::solve`].
-    pub fn to_error(&self, method: &str) -> Error {
-        match self {
-            Stop::StepUnderflow { t, non_finite } => Error::Other(format!(
-                "{method}: step size underflow at t = {t:e}{} (finite-time blow-up?); the state is the last finite one",
-                if *non_finite { " after non-finite values of the vector field" } else { "" }
-            )),
-            Stop::StepLimit { t } => Error::Other(format!("{method}: step limit reached at t = {t:e}")),
-        }
-    }
 }
 
 /// The adaptive driver with preallocated stage buffers for a state of fixed length.
@@ -399,7 +382,7 @@ impl Embedded {
         let (k1, rest) = self.k.split_first_mut().expect("at least one stage");
         let f1 = &mut rest[0];
         f(t + h0, &self.ytmp, f1);
-        self.stats.evals += 1;
+        self.stats.rhs_evals += 1;
         let n = y.len().max(1);
         let d2 = (k1
             .iter()
@@ -451,7 +434,7 @@ impl Embedded {
         }
         if !self.k0_valid {
             f(t, y, &mut self.k[0]);
-            self.stats.evals += 1;
+            self.stats.rhs_evals += 1;
             self.k0_valid = true;
         }
         if self.h <= 0.0 {
@@ -489,7 +472,7 @@ impl Embedded {
                 }
                 let ti = if self.c[i] == 1.0 { t + h_step } else { t + self.c[i] * h_step };
                 f(ti, &self.ytmp, &mut self.k[i]);
-                self.stats.evals += 1;
+                self.stats.rhs_evals += 1;
             }
             // y_new = y + h Σ b_i k_i (for FSAL the last stage point is y_new already).
             if self.fsal {
@@ -540,7 +523,7 @@ impl Embedded {
                     self.k0_valid = true;
                 } else {
                     f(t, y, &mut self.k[0]);
-                    self.stats.evals += 1;
+                    self.stats.rhs_evals += 1;
                 }
                 self.stats.accepted += 1;
                 non_finite = false;
@@ -563,17 +546,32 @@ impl Embedded {
     }
 }
 
-/// [`super::solve`] for `Dp5`/`Dp8`: flattens the parameters ([`crate::params::Params::flatten`]
-/// layout) and copies into reused [`crate::params::Params`] buffers at each evaluation; the energy
-/// integral, when tracked, is one more state component with derivative $\|F\|^2$.
-pub(crate) fn integrate<S: Scalar, F: super::VectorField<S>>(
+/// [`crate::flow::solve`] for `Dp5`/`Dp8`: flattens the parameters
+/// ([`crate::params::Params::flatten`] layout) and copies into reused [`crate::params::Params`]
+/// buffers at each evaluation; the energy integral, when tracked, is one more state component
+/// with derivative $\|F\|^2$.
+pub struct EmbeddedRk {
+    /// The pair.
+    pub pair: EmbeddedPair<f64>,
+    /// Relative tolerance.
+    pub rtol: f64,
+    /// Absolute tolerance.
+    pub atol: f64,
+}
+
+impl<S: Scalar> Integrate<S> for EmbeddedRk {
+    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<S>) -> Result<()> {
+        integrate(field, y0, &self.pair, self.rtol, self.atol, rec)
+    }
+}
+
+fn integrate<S: Scalar, F: VectorField<S>>(
     field: &mut F,
-    y0: &crate::params::Params<S>,
+    y0: &Params<S>,
     pair: &EmbeddedPair<f64>,
     rtol: f64,
     atol: f64,
-    opts: &super::SolveOptions,
-    rec: &mut super::rk::Recorder<'_, S>,
+    rec: &mut Recorder<S>,
 ) -> Result<()> {
     let proto = y0.proto();
     if std::any::TypeId::of::<S>() != std::any::TypeId::of::<f64>() {
@@ -606,10 +604,7 @@ pub(crate) fn integrate<S: Scalar, F: super::VectorField<S>>(
         }
     };
     let mut solver = Embedded::new(pair, m);
-    let mut targets: Vec<f64> = opts.save_times.iter().copied().filter(|&t| t > 0.0 && t < opts.t1).collect();
-    targets.push(opts.t1);
-    targets.sort_by(f64::total_cmp);
-    targets.dedup();
+    let targets = rec.save_times()?;
     let mut t = 0.0;
     let mut p = y0.clone();
     for &target in &targets {
@@ -617,21 +612,34 @@ pub(crate) fn integrate<S: Scalar, F: super::VectorField<S>>(
             continue;
         }
         let res = solver.integrate(&mut rhs, t, target, &mut state, &ctl, |_, _| {});
-        rec.traj.grad_calls = solver.stats.evals;
+        rec.stats = solver.stats;
+        let stop_t = match &res {
+            Ok(()) => target,
+            Err(Stop::StepUnderflow { t, .. } | Stop::StepLimit { t }) => *t,
+        };
+        for (d, s) in p.iter_mut().zip(&state) {
+            *d = proto.from_f64_like(*s);
+        }
+        let e = proto.from_f64_like(if energy { state[n] } else { 0.0 });
+        let (ts, step) = (proto.from_f64_like(stop_t), solver.stats.accepted);
         match res {
             Ok(()) => {
                 t = target;
-                for (d, s) in p.iter_mut().zip(&state) {
-                    *d = proto.from_f64_like(*s);
-                }
-                let e = proto.from_f64_like(if energy { state[n] } else { 0.0 });
-                rec.save(&p, &e, solver.stats.accepted, &proto.from_f64_like(t));
+                rec.save(&p, &e, step, &ts);
             }
             Err(Stop::StepLimit { .. }) => {
-                rec.traj.outcome = crate::trajectory::Outcome::StepLimit { steps: solver.stats.accepted };
+                rec.step_limit(&p, &e, step, &ts);
                 return Ok(());
             }
-            Err(stop) => return Err(stop.to_error(pair.name)),
+            Err(Stop::StepUnderflow { non_finite, .. }) => {
+                let reason = format!(
+                    "{}: step size underflow{} (finite-time blow-up?)",
+                    pair.name,
+                    if non_finite { " after non-finite values of the vector field" } else { "" }
+                );
+                rec.step_underflow(&p, &e, step, &ts, solver.next_step(), reason);
+                return Ok(());
+            }
         }
     }
     Ok(())

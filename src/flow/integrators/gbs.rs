@@ -17,12 +17,12 @@
 //! All arithmetic on states is in the working precision; only the step-size heuristics are in `f64`.
 //! The energy integral, when tracked, is extrapolated with the state as one more component.
 
-use super::rk::{copy_into, epsilon_of, max_abs, Recorder, SolveOptions};
-use super::VectorField;
+use super::Integrate;
 use crate::error::{Error, Result};
+use crate::flow::record::{copy_into, epsilon_of, max_abs, Recorder};
+use crate::flow::VectorField;
 use crate::params::Params;
 use crate::scalar::Scalar;
-use crate::trajectory::Outcome;
 
 /// One row of the extrapolation table: states and energy increments.
 struct Row<S: Scalar> {
@@ -133,14 +133,28 @@ impl<S: Scalar> Gbs<S> {
     }
 }
 
-/// Integrates over `[0, opts.t1]`, landing exactly on every save time.
-pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
+/// Gragg–Bulirsch–Stoer extrapolation with tolerances `rtol`, `atol` (see the module
+/// documentation); lands exactly on every save time.
+pub struct Extrapolation {
+    /// Relative tolerance.
+    pub rtol: f64,
+    /// Absolute tolerance.
+    pub atol: f64,
+}
+
+impl<S: Scalar> Integrate<S> for Extrapolation {
+    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<S>) -> Result<()> {
+        integrate(field, y0, self.rtol, self.atol, rec)
+    }
+}
+
+/// Integrates over `[0, rec.t1]`, landing exactly on every save time.
+fn integrate<S: Scalar, F: VectorField<S>>(
     field: &mut F,
     y0: &Params<S>,
     rtol: f64,
     atol: f64,
-    opts: &SolveOptions,
-    rec: &mut Recorder<'_, S>,
+    rec: &mut Recorder<S>,
 ) -> Result<()> {
     let proto = y0.proto();
     let eps = epsilon_of(&proto).ok_or_else(|| {
@@ -182,10 +196,7 @@ pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
     let tol_digits = -rtol.max(f64::MIN_POSITIVE).log10();
     let mut kc = ((0.6 * tol_digits + 0.5) as usize).clamp(2, kmax - 1);
 
-    let mut targets: Vec<f64> = opts.save_times.iter().copied().filter(|&t| t > 0.0 && t < opts.t1).collect();
-    targets.push(opts.t1);
-    targets.sort_by(f64::total_cmp);
-    targets.dedup();
+    let targets = rec.save_times()?;
 
     let mut y = y0.clone();
     let mut y_last = y0.clone();
@@ -210,8 +221,8 @@ pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
         let mut rejects = 0usize;
         while tf < target {
             if steps >= MAX_STEPS {
-                rec.traj.grad_calls = g.evals;
-                rec.traj.outcome = Outcome::StepLimit { steps };
+                rec.stats.rhs_evals = g.evals;
+                rec.step_limit(&y, &e_total, steps, &t);
                 return Ok(());
             }
             let remaining = target - tf;
@@ -274,9 +285,11 @@ pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
                     f0_valid = false;
                     steps += 1;
                     rejects = 0;
+                    rec.stats.accepted += 1;
                     if !y.is_finite() {
-                        rec.traj.grad_calls = g.evals;
-                        rec.non_finite(&y_last, steps, &(t.clone() - hs.clone()), tf);
+                        rec.stats.rhs_evals = g.evals;
+                        let e_last = e_total.clone() - g.row.e[j].clone();
+                        rec.non_finite(&y_last, &e_last, steps - 1, &(t.clone() - hs.clone()), tf);
                         return Ok(());
                     }
                     // Next row and step: compare work per unit step of rows j−1 and j.
@@ -294,6 +307,7 @@ pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
                 }
                 None => {
                     rejects += 1;
+                    rec.stats.rejected += 1;
                     h_prop = if nonfinite || hopt[last_row.max(1)] <= 0.0 {
                         hf * 0.25
                     } else {
@@ -301,22 +315,22 @@ pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
                     };
                     kc = kc.min(last_row.max(2)).clamp(2, kmax - 1);
                     if h_prop <= 16.0 * f64::EPSILON * tf.abs().max(1.0) || rejects > 100 {
-                        rec.traj.grad_calls = g.evals;
+                        rec.stats.rhs_evals = g.evals;
                         if nonfinite {
-                            rec.non_finite(&y, steps + 1, &t, tf);
+                            rec.non_finite(&y, &e_total, steps, &t, tf);
                             return Ok(());
                         }
-                        return Err(Error::Other(format!(
-                            "gbs: step size underflow at t = {tf} (h = {h_prop:e}) after {rejects} rejected steps"
-                        )));
+                        let reason = format!("gbs: step size underflow after {rejects} rejected steps");
+                        rec.step_underflow(&y, &e_total, steps, &t, h_prop, reason);
+                        return Ok(());
                     }
                 }
             }
             hopt.iter_mut().for_each(|x| *x = 0.0);
         }
-        rec.traj.grad_calls = g.evals;
+        rec.stats.rhs_evals = g.evals;
         rec.save(&y, &e_total, steps, &t);
     }
-    rec.traj.grad_calls = g.evals;
+    rec.stats.rhs_evals = g.evals;
     Ok(())
 }

@@ -21,6 +21,10 @@
 //! assert_eq!(third.clone() * Q::from(3), Q::from(1));
 //! ```
 
+pub mod dual;
+
+pub use self::dual::Dual;
+
 use std::fmt::{Debug, Display};
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 

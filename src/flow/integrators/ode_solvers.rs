@@ -7,9 +7,10 @@
 //! integral, when tracked, is one more state component with derivative $\|F\|^2$, under the same
 //! error control.
 
-use super::rk::{Recorder, SolveOptions};
-use super::VectorField;
+use super::Integrate;
 use crate::error::{Error, Result};
+use crate::flow::record::Recorder;
+use crate::flow::VectorField;
 use crate::params::Params;
 use crate::scalar::Scalar;
 use ode_solvers::{DVector, Dop853, Dopri5, OutputType, System};
@@ -59,15 +60,30 @@ impl<S: Scalar, F: VectorField<S>> System<f64, DVector<f64>> for &Sys<'_, S, F> 
     }
 }
 
-/// Integrates with Dop853 (`eighth`) or Dopri5 over `[0, opts.t1]`, saving at each save time.
-pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
+/// `ode_solvers`' Dop853 (`eighth`) or Dopri5 with tolerances `rtol`, `atol` (`f64` only).
+pub struct DormandPrince {
+    /// Dop853 when true, Dopri5 otherwise.
+    pub eighth: bool,
+    /// Relative tolerance.
+    pub rtol: f64,
+    /// Absolute tolerance.
+    pub atol: f64,
+}
+
+impl<S: Scalar> Integrate<S> for DormandPrince {
+    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<S>) -> Result<()> {
+        integrate(field, y0, self.eighth, self.rtol, self.atol, rec)
+    }
+}
+
+/// Integrates with Dop853 (`eighth`) or Dopri5 over `[0, rec.t1]`, saving at each save time.
+fn integrate<S: Scalar, F: VectorField<S>>(
     field: &mut F,
     y0: &Params<S>,
     eighth: bool,
     rtol: f64,
     atol: f64,
-    opts: &SolveOptions,
-    rec: &mut Recorder<'_, S>,
+    rec: &mut Recorder<S>,
 ) -> Result<()> {
     let proto = y0.proto();
     if std::any::TypeId::of::<S>() != std::any::TypeId::of::<f64>() {
@@ -91,10 +107,8 @@ pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
     };
     let mut state =
         DVector::from_iterator(n + usize::from(energy), y0.iter().map(Scalar::to_f64).chain(energy.then_some(0.0)));
-    let mut targets: Vec<f64> = opts.save_times.iter().copied().filter(|&t| t > 0.0 && t < opts.t1).collect();
-    targets.push(opts.t1);
-    targets.sort_by(f64::total_cmp);
-    targets.dedup();
+    let targets = rec.save_times()?;
+    let name = if eighth { "dop853" } else { "dopri5" };
     let mut t = 0.0;
     let mut h0: f64 = 0.0;
     let mut p = y0.clone();
@@ -151,12 +165,13 @@ pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
             let r = s.integrate();
             (r, s.x_out().clone(), s.y_out().last().cloned())
         };
-        rec.traj.grad_calls = sys.evals.get();
+        rec.stats.rhs_evals = sys.evals.get();
         let accepted = xs.len().saturating_sub(1);
         let last_state = ys.filter(|y| y.iter().all(|v| v.is_finite()));
         match (res, last_state) {
             (Ok(_), Some(y)) => {
                 step += accepted;
+                rec.stats.accepted = step;
                 h0 = xs.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
                 state = y;
                 t = target;
@@ -167,7 +182,10 @@ pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
                 rec.save(&p, &e, step, &proto.from_f64_like(t));
             }
             (Err(ode_solvers::dop_shared::IntegrationError::MaxNumStepReached { n_step, .. }), _) => {
-                rec.traj.outcome = crate::trajectory::Outcome::StepLimit { steps: step + n_step as usize };
+                // ode_solvers keeps no state of the interrupted segment: the trajectory ends at the
+                // last save time reached.
+                rec.stats.accepted = step + n_step as usize;
+                rec.outcome = crate::trajectory::Outcome::StepLimit { steps: step + n_step as usize };
                 return Ok(());
             }
             (r, _) if sys.bad.get() => {
@@ -175,12 +193,24 @@ pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
                     Err(ode_solvers::dop_shared::IntegrationError::StepSizeUnderflow { x }) => *x,
                     _ => t,
                 };
-                let last = rec.traj.states.last().cloned().unwrap_or_else(|| y0.clone());
-                rec.non_finite(&last, step + accepted + 1, &proto.from_f64_like(t), at);
+                let last = rec.samples.last().map_or_else(|| y0.clone(), |s| s.y.clone());
+                let e = rec.samples.last().map_or_else(|| proto.zero_like(), |s| s.energy.clone());
+                rec.non_finite(&last, &e, step, &proto.from_f64_like(t), at);
                 return Ok(());
             }
-            (Err(e), _) => return Err(Error::Other(format!("{}: {e}", rec.traj.method))),
-            (Ok(_), _) => return Err(Error::Other(format!("{}: no state returned at t = {target}", rec.traj.method))),
+            (Err(ode_solvers::dop_shared::IntegrationError::StepSizeUnderflow { x }), _) => {
+                // The last accepted state of the segment is not returned: the trajectory ends at the
+                // last save time reached, `x` is where the step size underflowed.
+                rec.stats.accepted = step + accepted;
+                rec.outcome = crate::trajectory::Outcome::StepUnderflow {
+                    t,
+                    h: 0.0,
+                    reason: format!("{name}: step size underflow at t = {x} (finite-time blow-up?)"),
+                };
+                return Ok(());
+            }
+            (Err(e), _) => return Err(Error::Other(format!("{name}: {e}"))),
+            (Ok(_), _) => return Err(Error::Other(format!("{name}: no state returned at t = {target}"))),
         }
     }
     Ok(())
