@@ -228,7 +228,10 @@ impl GridRecord {
                 if std::fs::read_dir(&pd).map(|mut d| d.next().is_some()).unwrap_or(false) {
                     return Err(Error::invalid(
                         "grid",
-                        format!("{} holds points without a grid.json: cannot tell which sweep wrote them", pd.display()),
+                        format!(
+                            "{} holds points without a grid.json: cannot tell which sweep wrote them",
+                            pd.display()
+                        ),
                     ));
                 }
                 crate::report::write_json(&out.join("grid.json"), self)

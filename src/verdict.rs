@@ -53,6 +53,7 @@ pub struct Verdict {
     /// Whether the law held (`status == Holds`).
     pub pass: bool,
     /// Why it failed or checked nothing, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
@@ -66,7 +67,10 @@ impl Verdict {
         } else if let Some(w) = &report.non_finite {
             (Status::Fails, Some(format!("not finite: {w}")))
         } else if !outcome.is_done() {
-            (Status::Fails, Some(format!("the run did not reach its horizon ({}): checked only a prefix", outcome_words(outcome))))
+            (
+                Status::Fails,
+                Some(format!("the run did not reach its horizon ({}): checked only a prefix", outcome_words(outcome))),
+            )
         } else {
             // With a zero tolerance only exact zeros pass (a non-increasing law: no increase at all).
             let ok = if tol == 0.0 { report.exact_zero || report.worst_abs == 0.0 } else { report.worst_rel <= tol };
@@ -167,6 +171,12 @@ impl RunReport {
         self.trajectory.outcome.is_done()
             && self.laws_checked() > 0
             && self.verdicts.iter().all(|v| v.status != Status::Fails)
+    }
+
+    /// Whether the run finished and no checked law failed (what `run` requires: a method with no
+    /// known law still runs successfully, while `check` also needs at least one law checked).
+    pub fn finished_without_failure(&self) -> bool {
+        self.trajectory.outcome.is_done() && self.verdicts.iter().all(|v| v.status != Status::Fails)
     }
 
     /// One sentence on what was checked: laws, checks and items.

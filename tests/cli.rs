@@ -243,7 +243,7 @@ fn the_nesterov_file_runs_and_states_what_it_checks() {
     let o = linflow(&["run", "examples/nesterov.toml", "--out", out.to_str().unwrap()]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
-    assert!(t.contains("no exact per-step law is known for nesterov on deep_linear: nothing checked"), "{t}");
+    assert!(t.contains("no exact per-step law is known for nesterov on deep linear [2, 3, 2]: nothing checked"), "{t}");
     let traj = json(&out.join("trajectory.json"));
     assert_eq!(traj["steps"].as_array().unwrap().last().unwrap().as_u64(), Some(200));
     assert_eq!(traj["outcome"]["status"], "done");
@@ -354,7 +354,8 @@ fn partial_or_empty_merges_are_refused() {
     // An empty set.
     let empty = dir.join("empty");
     std::fs::create_dir_all(empty.join("points")).unwrap();
-    let o = linflow(&["sweep", "--merge", empty.to_str().unwrap(), "--allow-partial", "--out", merged.to_str().unwrap()]);
+    let o =
+        linflow(&["sweep", "--merge", empty.to_str().unwrap(), "--allow-partial", "--out", merged.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("nothing to merge"), "{}", text(&o));
 }
@@ -363,7 +364,8 @@ fn partial_or_empty_merges_are_refused() {
 fn a_different_grid_into_the_same_out_is_refused() {
     let dir = tmp("stale");
     let out = dir.join("out");
-    let run = |grid: &str| linflow(&["sweep", "examples/gd_drift.toml", "--grid", grid, "--out", out.to_str().unwrap()]);
+    let run =
+        |grid: &str| linflow(&["sweep", "examples/gd_drift.toml", "--grid", grid, "--out", out.to_str().unwrap()]);
     let o = run("method.eta=0.05,0.1");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // Same grid again: resumes (control).

@@ -137,7 +137,12 @@ fn a_law_that_compared_nothing_is_not_a_verdict() {
 
 #[test]
 fn a_run_that_stopped_early_cannot_hold_a_law() {
-    let r = LawReport { checks: 4, items: 4, exact_zero: true, ..Tracked::<f64>::new(LossValue, Law::Conserved).report().clone() };
+    let r = LawReport {
+        checks: 4,
+        items: 4,
+        exact_zero: true,
+        ..Tracked::<f64>::new(LossValue, Law::Conserved).report().clone()
+    };
     assert_eq!(Verdict::judge(&r, 0.0, &Outcome::Done).status, Status::Holds);
     let stopped = Outcome::Diverged { step: 4, time: 0.4, loss: 1e31 };
     let v = Verdict::judge(&r, 0.0, &stopped);
@@ -157,7 +162,7 @@ fn methods_without_a_known_law_run_and_say_so() {
         assert!(ids.tracked.is_empty());
         assert_eq!(ids.unchecked.len(), 1);
         let note = &ids.unchecked[0];
-        assert!(note.contains(m.name()) && note.contains("deep_linear") && note.contains("nothing checked"), "{note}");
+        assert!(note.contains(m.name()) && note.contains("deep linear") && note.contains("nothing checked"), "{note}");
         // It still runs.
         let (model, p0) = target_problem(&[2, 3, 2], &0.0);
         let mut opt = Optimizer::new(m, &0.0).unwrap();

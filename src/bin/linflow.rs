@@ -122,7 +122,7 @@ fn main() -> ExitCode {
             Ok(report) => {
                 print!("{}", report.table());
                 println!("wrote {}", out.display());
-                status(report.passed())
+                status(report.finished_without_failure())
             }
             Err(e) => fail(e),
         },

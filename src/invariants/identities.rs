@@ -31,7 +31,7 @@ pub struct Identities<S: Scalar> {
     /// The quantities to track, each with its law.
     pub tracked: Vec<Tracked<S>>,
     /// Statements of what this run cannot check, e.g. "no exact per-step law is known for
-    /// nesterov on deep_linear: nothing checked".
+    /// nesterov on deep linear [2, 3, 2]: nothing checked".
     pub unchecked: Vec<String>,
 }
 
@@ -107,7 +107,9 @@ pub fn flow_identities<S: Scalar>(
             ),
         },
         (DeepLinear { .. }, None) => ids.tracked.push(Tracked::new(Balancedness, Law::Conserved)),
-        (DiagonalUV { .. } | DiagonalSq { .. }, None) => ids.tracked.push(Tracked::new(DiagonalBalance, Law::Conserved)),
+        (DiagonalUV { .. } | DiagonalSq { .. }, None) => {
+            ids.tracked.push(Tracked::new(DiagonalBalance, Law::Conserved))
+        }
         (Factor { .. } | FactorOp { .. }, None) => ids.tracked.push(Tracked::new(FactorBalance, Law::Conserved)),
         (_, Some(_)) => ids
             .unchecked

@@ -3,11 +3,11 @@
 
 use super::laws::Law;
 use super::quantities::{LossValue, Quantity};
+use crate::decimal;
 use crate::mat::Mat;
 use crate::model::Model;
 use crate::optim::StepRecord;
 use crate::params::Params;
-use crate::decimal;
 use crate::scalar::Scalar;
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +60,7 @@ pub struct LawReport {
     pub items: usize,
     /// Where a NaN or infinity first appeared in a deviation, a scale or a measured value; such a
     /// law fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub non_finite: Option<String>,
     /// `(time, deviation)` at every check, in `f64`, for plots (not written to files: see
     /// `series_text`).

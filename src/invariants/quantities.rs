@@ -92,4 +92,3 @@ impl<S: Scalar> Quantity<S> for LossValue {
         one(model.loss(p))
     }
 }
-
