@@ -45,14 +45,16 @@
 
 use crate::error::{Error, Result};
 use crate::flow::{self, GradientFlow, Integrator, SolveOptions};
-use crate::invariants::{Balancedness, DiagonalBalance, FactorBalance, Law, LawReport, LossValue, MomentMap, Monitor};
+use crate::invariants::{discrete_identities, flow_identities, Law};
 use crate::mat::Mat;
 use crate::model::{Arch, Loss, Model};
 use crate::optim::{BarKind, Method, Optimizer};
 use crate::params::Params;
 use crate::run::{run, RunOptions};
 use crate::scalar::{Mp, Scalar, Q};
-use crate::trajectory::{Save, Trajectory};
+use crate::trajectory::Save;
+use crate::verdict::TrajectoryText;
+pub use crate::verdict::{RunReport, Verdict};
 use crate::{data, init};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -347,7 +349,7 @@ enum InitKind {
 /// Dynamics: a discrete method or a flow.
 #[derive(Clone, Debug)]
 enum Dynamics {
-    Discrete { method: Method, eta: Q, aux: Q, batch: Option<(usize, u64)>, steps: usize },
+    Discrete { method: Method<Q>, batch: Option<(usize, u64)>, steps: usize },
     GradientFlow { integrator: Integrator, t1: f64 },
 }
 
@@ -367,84 +369,6 @@ pub struct ExperimentSpec {
     save: Save,
     divergence: f64,
     tolerance: Option<f64>,
-}
-
-/// Which law a quantity is checked against, and its verdict.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Verdict {
-    /// The law's report along the run (worst deviation, where, scale; the per-check series is
-    /// left to `trajectory.json`).
-    #[serde(flatten)]
-    pub report: LawReport,
-    /// Relative tolerance.
-    pub tolerance: f64,
-    /// Whether the law held: `worst_rel ≤ tolerance` (exactly zero deviations when the tolerance is 0).
-    pub pass: bool,
-}
-
-/// What a run of an experiment file produced.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RunReport {
-    /// Experiment name.
-    pub name: String,
-    /// Number type used.
-    pub precision: String,
-    /// Per-law verdicts.
-    pub verdicts: Vec<Verdict>,
-    /// The trajectory with states rounded to `f64`.
-    pub trajectory: Trajectory<f64>,
-    /// The final state printed at full precision (exact fractions for rationals).
-    pub final_state: Vec<Vec<Vec<String>>>,
-}
-
-impl RunReport {
-    /// Whether the run finished and every law held.
-    pub fn passed(&self) -> bool {
-        self.trajectory.outcome.is_done() && self.verdicts.iter().all(|v| v.pass)
-    }
-
-    /// A short summary (without the states), for `summary.json`.
-    pub fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
-            "name": self.name,
-            "precision": self.precision,
-            "method": self.trajectory.method,
-            "outcome": self.trajectory.outcome,
-            "grad_calls": self.trajectory.grad_calls,
-            "initial_loss": self.trajectory.loss.first(),
-            "final_loss": self.trajectory.loss.last(),
-            "final_time": self.trajectory.times.last(),
-            "verdicts": self.verdicts,
-            "passed": self.passed(),
-            "final_state": self.final_state,
-        })
-    }
-
-    /// The verdict table printed by `linflow check`.
-    pub fn table(&self) -> String {
-        let mut s = format!(
-            "{} ({}, {}): {:?}, {} gradient calls\n",
-            self.name, self.precision, self.trajectory.method, self.trajectory.outcome, self.trajectory.grad_calls
-        );
-        s.push_str(&format!(
-            "{:<18} {:<44} {:>11} {:>11} {:>9} {:>7}\n",
-            "quantity", "law", "worst abs", "worst rel", "tolerance", "verdict"
-        ));
-        for v in &self.verdicts {
-            let law: String = v.report.law.chars().take(44).collect();
-            let worst = |x: f64| if v.report.exact_zero { "0 (exact)".to_string() } else { format!("{x:.3e}") };
-            s.push_str(&format!(
-                "{:<18} {:<44} {:>11} {:>11} {:>9.1e} {:>7}\n",
-                v.report.quantity,
-                law,
-                worst(v.report.worst_abs),
-                worst(v.report.worst_rel),
-                v.tolerance,
-                if v.pass { "holds" } else { "FAILS" }
-            ));
-        }
-        s
-    }
 }
 
 impl ExperimentSpec {
@@ -574,36 +498,23 @@ impl ExperimentSpec {
             Error::Dimension { expected, got, .. } => Error::dim("init.blocks", expected, got),
             e => e,
         })?;
-        let traj = match &self.dynamics {
-            Dynamics::Discrete { method, eta, aux, batch, steps } => {
-                let (eta_s, aux_s) = (proto.from_q_like(eta), proto.from_q_like(aux));
-                let mut monitor = self.discrete_laws(method, &eta_s, &aux_s)?;
-                let mut opt = Optimizer::new(method.clone(), proto)?.with_exact(eta_s, aux_s);
+        let (traj, unchecked, horizon_steps) = match &self.dynamics {
+            Dynamics::Discrete { method, batch, steps } => {
+                let method = method.map(|q| proto.from_q_like(q));
+                let ids = discrete_identities(&method, &self.arch, model.weight_decay.as_ref());
+                let unchecked = ids.unchecked.clone();
+                let mut monitor = ids.monitor();
+                let mut opt = Optimizer::exact(method)?;
                 if let Some((size, seed)) = batch {
                     opt = opt.with_batches(*size, *seed);
                 }
                 let opts = RunOptions { steps: *steps, save: self.save.clone(), divergence: self.divergence };
-                run(&model, &mut opt, &p0, &opts, &mut monitor)?
+                (run(&model, &mut opt, &p0, &opts, &mut monitor)?, unchecked, *steps)
             }
             Dynamics::GradientFlow { integrator, t1 } => {
-                let mut monitor = Monitor::new();
-                monitor = match (&self.arch, &model.weight_decay) {
-                    (Arch::DeepLinear { .. }, Some(l)) => {
-                        let law = decay(l.clone() * l.from_i64_like(2)).ok_or_else(|| {
-                            Error::Unsupported(
-                                "the moment map's decay law under weight decay needs exp; run in f64 or MPFR".into(),
-                            )
-                        })?;
-                        monitor.track(MomentMap, law)
-                    }
-                    (Arch::DeepLinear { .. }, None) => monitor.track(Balancedness, Law::Conserved),
-                    (Arch::DiagonalUV { .. } | Arch::DiagonalSq { .. }, None) => {
-                        monitor.track(DiagonalBalance, Law::Conserved)
-                    }
-                    (Arch::Factor { .. } | Arch::FactorOp { .. }, None) => monitor.track(FactorBalance, Law::Conserved),
-                    (_, Some(_)) => monitor,
-                };
-                monitor = monitor.track(LossValue, Law::NonIncreasing);
+                let ids = flow_identities(&self.arch, model.weight_decay.as_ref(), decay);
+                let unchecked = ids.unchecked.clone();
+                let mut monitor = ids.monitor();
                 let save_times = match &self.save {
                     Save::Times { times } => times.clone(),
                     Save::Every { n } => {
@@ -618,62 +529,19 @@ impl ExperimentSpec {
                 };
                 let opts = SolveOptions { t1: *t1, save_times };
                 let mut field = GradientFlow::new(&model);
-                flow::solve(&mut field, &model, &p0, integrator, &opts, &mut monitor)?
+                (flow::solve(&mut field, &model, &p0, integrator, &opts, &mut monitor)?, unchecked, 0)
             }
         };
-        let verdicts = traj
-            .laws
-            .iter()
-            .map(|r| {
-                // With a zero tolerance only exact zeros pass (a non-increasing law: no increase at all).
-                let pass = if tol == 0.0 { r.exact_zero || r.worst_abs <= 0.0 } else { r.worst_rel <= tol };
-                Verdict { report: LawReport { series: Vec::new(), ..r.clone() }, tolerance: tol, pass }
-            })
-            .collect();
-        let final_state = traj
-            .last()
-            .blocks
-            .iter()
-            .map(|m| m.to_rows().iter().map(|r| r.iter().map(|x| x.to_string()).collect()).collect())
-            .collect();
+        let verdicts = traj.laws.iter().map(|r| Verdict::judge(r, tol, &traj.outcome)).collect();
         Ok(RunReport {
             name: self.name.clone(),
             precision: proto.kind_name(),
+            horizon_steps,
             verdicts,
+            unchecked,
+            text: TrajectoryText::new(&traj, &model),
             trajectory: traj.to_f64(),
-            final_state,
         })
-    }
-
-    fn discrete_laws<S: Scalar>(&self, method: &Method, eta: &S, aux: &S) -> Result<Monitor<S>> {
-        let mon = Monitor::new();
-        let none = || {
-            Err(Error::Unsupported(format!(
-                "no exact per-step law is known for {} on {}; laws exist for GD/SGD on every architecture, \
-                 SAM/USAM on two-factor problems and heavy ball on diagonal u*v networks",
-                method.name(),
-                self.arch.name()
-            )))
-        };
-        let mon = match (method, &self.arch) {
-            (Method::Gd { .. }, Arch::DeepLinear { .. }) => mon.track(Balancedness, Law::gd_balancedness(eta.clone())),
-            (Method::Gd { .. }, Arch::DiagonalUV { .. } | Arch::DiagonalSq { .. }) => {
-                mon.track(DiagonalBalance, Law::gd_diagonal(eta.clone()))
-            }
-            (Method::Gd { .. }, Arch::Factor { .. } | Arch::FactorOp { .. }) if self.weight_decay.is_none() => {
-                mon.track(FactorBalance, Law::sam_factor(eta.clone(), eta.zero_like()))
-            }
-            (Method::Sam { .. } | Method::Usam { .. }, Arch::Factor { .. } | Arch::FactorOp { .. })
-                if self.weight_decay.is_none() =>
-            {
-                mon.track(FactorBalance, Law::sam_factor(eta.clone(), aux.clone()))
-            }
-            (Method::HeavyBall { .. }, Arch::DiagonalUV { .. }) if self.weight_decay.is_none() => {
-                mon.track(DiagonalBalance, Law::heavy_ball_diagonal(eta.clone(), aux.clone()))
-            }
-            _ => return none(),
-        };
-        Ok(mon)
     }
 }
 
@@ -901,8 +769,8 @@ fn read_dynamics(m: &Section, r: &Section) -> Result<Dynamics> {
         "nbar" | "obar" => "alpha",
         _ => "",
     };
-    let aux = if aux_key.is_empty() { Q::new() } else { m.num_req(aux_key)? };
-    let (e, a) = (q_f64(&eta), q_f64(&aux));
+    let a = if aux_key.is_empty() { Q::new() } else { m.num_req(aux_key)? };
+    let e = eta;
     let method = match kind {
         "gd" | "sgd" => Method::Gd { eta: e },
         "sam" => Method::Sam { eta: e, rho: a },
@@ -924,9 +792,6 @@ fn read_dynamics(m: &Section, r: &Section) -> Result<Dynamics> {
         Error::Invalid { field, message } => bad(&m.field(&field), message),
         err => err,
     })?;
-    if eta.cmp0() != std::cmp::Ordering::Greater {
-        return Err(bad(&m.field("eta"), format!("step size must be > 0, got {eta}")));
-    }
     let batch = match (kind, m.usize_opt("batch")?) {
         (_, Some(0)) => return Err(bad(&m.field("batch"), "must be at least 1")),
         (_, Some(b)) => Some((b, m.usize_opt("batch_seed")?.unwrap_or(0) as u64)),
@@ -934,7 +799,7 @@ fn read_dynamics(m: &Section, r: &Section) -> Result<Dynamics> {
         _ => None,
     };
     let steps = r.usize_req("steps")?;
-    Ok(Dynamics::Discrete { method, eta, aux, batch, steps })
+    Ok(Dynamics::Discrete { method, batch, steps })
 }
 
 fn read_save(r: &Section) -> Result<Save> {

@@ -262,7 +262,7 @@ impl<S: Scalar, F: VectorField<S>> FlowProblem<'_, S, F> {
         let mut traj = Trajectory {
             method: integrator.name(),
             precision: y0.proto().kind_name(),
-            times: vec![0.0],
+            times: vec![y0.proto().zero_like()],
             steps: vec![0],
             states: vec![y0.clone()],
             loss: vec![loss(y0)],
@@ -282,7 +282,7 @@ impl<S: Scalar, F: VectorField<S>> FlowProblem<'_, S, F> {
             traj.laws = mon.reports();
         }
         for s in rec.samples {
-            traj.times.push(s.t.to_f64());
+            traj.times.push(s.t);
             traj.steps.push(s.step);
             traj.loss.push(loss(&s.y));
             traj.states.push(s.y);
