@@ -4,9 +4,7 @@
 //! and the minimum nuclear norm completion (the 2×2 closed form of `proofs/matrix_completion.md`,
 //! weak duality, and exact recovery of a rank-1 matrix from a full cross).
 
-use linflow::completion::{
-    effective_rank, min_nuclear_norm_completion, schatten, singular_values, NuclearOptions,
-};
+use linflow::completion::{effective_rank, min_nuclear_norm_completion, schatten, singular_values, NuclearOptions};
 use linflow::model::Reduction;
 use linflow::prelude::*;
 use std::collections::HashSet;
@@ -173,7 +171,8 @@ fn nuclear_2x2(a: f64, b: f64, c: f64, d: f64) -> f64 {
 fn nuclear_completion_matches_the_two_by_two_closed_form() {
     let opts = NuclearOptions::default();
     // Both regimes: |ad| <= c^2 (rank-1 completion) and |ad| > c^2 (clamped), signs mixed, c = 0.
-    let cases = [(1.0, 2.0, 1.5), (3.0, 1.0, 2.0), (-2.0, 0.5, 1.0), (1.0, -3.0, -4.0), (2.0, 0.0, -1.0), (0.3, 1.0, -0.2)];
+    let cases =
+        [(1.0, 2.0, 1.5), (3.0, 1.0, 2.0), (-2.0, 0.5, 1.0), (1.0, -3.0, -4.0), (2.0, 0.0, -1.0), (0.3, 1.0, -0.2)];
     for (a, c, d) in cases {
         let entries = [(0, 0, a), (1, 0, c), (1, 1, d)];
         let sol = min_nuclear_norm_completion((2, 2), &entries, &opts).unwrap();
@@ -221,7 +220,8 @@ fn nuclear_completion_recovers_rank_one_from_a_cross_and_certifies_random_cases(
     // Weak duality on random instances: lower <= upper always, and the gap is certified.
     for seed in 0..3 {
         let m = data::low_rank_with_norm(12, 10, 2, 10.0, &mut data::rng(seed)).unwrap();
-        let Loss::Completion { entries, .. } = data::completion_exact(&m, 70, &mut data::rng(100 + seed)).unwrap() else {
+        let Loss::Completion { entries, .. } = data::completion_exact(&m, 70, &mut data::rng(100 + seed)).unwrap()
+        else {
             unreachable!()
         };
         let sol = min_nuclear_norm_completion((12, 10), &entries, &NuclearOptions::default()).unwrap();
@@ -235,7 +235,8 @@ fn nuclear_completion_recovers_rank_one_from_a_cross_and_certifies_random_cases(
 #[test]
 fn nuclear_completion_rejects_bad_input() {
     let o = NuclearOptions::default();
-    let e = |r: linflow::error::Result<_>| r.map(|_: linflow::completion::NuclearCompletion| ()).unwrap_err().to_string();
+    let e =
+        |r: linflow::error::Result<_>| r.map(|_: linflow::completion::NuclearCompletion| ()).unwrap_err().to_string();
     assert!(e(min_nuclear_norm_completion((2, 2), &[(2, 0, 1.0)], &o)).contains("entries"));
     assert!(e(min_nuclear_norm_completion((2, 2), &[(0, 0, f64::NAN)], &o)).contains("entries"));
     assert!(e(min_nuclear_norm_completion((2, 2), &[(0, 0, 1.0), (0, 0, 2.0)], &o)).contains("entries"));
@@ -260,7 +261,11 @@ fn dmf_completion_quick_reproduces_the_paper_and_matches_the_truth() {
     // 100x100 rank-5 matrix) the nuclear-norm minimizer recovers M exactly (Candes-Recht); the
     // solver's certified gap of 1e-9 relative leaves an error far below 1e-6 in mean square.
     let nuc = m.select(1, 5000, 0.0);
-    assert!(!nuc.is_empty() && nuc.iter().all(|r| r.test_mse < 1e-6), "{:?}", nuc.iter().map(|r| r.test_mse).collect::<Vec<_>>());
+    assert!(
+        !nuc.is_empty() && nuc.iter().all(|r| r.test_mse < 1e-6),
+        "{:?}",
+        nuc.iter().map(|r| r.test_mse).collect::<Vec<_>>()
+    );
     // Depth 3 at k = 2000 recovers M: its five leading singular values are those of M (to 1%: a test
     // MSE <= 1e-3 is a Frobenius error <= 3.2 against singular values of tens, Weyl's inequality).
     let prob = linflow::completion::CompletionProblem::new(100, 5, 100.0, 2000, 1000, 2000 + 2000).unwrap();

@@ -365,7 +365,10 @@ fn notes(m: &Measured) -> Vec<String> {
     let mut n = Vec::new();
     let k = m.setting.k_main;
     for (depth, paper) in PAPER_K2000 {
-        n.push(format!("k = {k}, depth {depth}: ours {:.3e} (mean over seeds), paper {paper:.2e}", m.mean_test(depth, k)));
+        n.push(format!(
+            "k = {k}, depth {depth}: ours {:.3e} (mean over seeds), paper {paper:.2e}",
+            m.mean_test(depth, k)
+        ));
     }
     if m.setting.depths.contains(&4) {
         n.push(format!("k = {k}, depth 4: ours {:.3e} (paper: recovers)", m.mean_test(4, k)));

@@ -20,9 +20,7 @@ use super::{Check, Ctx, Experiment, Summary};
 use crate::closed_form::balancing::push_forward;
 use crate::closed_form::end_to_end::singular_value_rates;
 use crate::closed_form::lindsey_menon::{balanced_point, singular_values as mp_singular_values, thin_svd};
-use crate::completion::{
-    descend, effective_rank, singular_values, CompletionProblem, DescentOptions, Stop,
-};
+use crate::completion::{descend, effective_rank, singular_values, CompletionProblem, DescentOptions, Stop};
 use crate::data;
 use crate::error::Result;
 use crate::flow::{solve, GradientFlow, Integrator, SolveOptions};
@@ -103,7 +101,14 @@ fn crossing(times: &[f64], values: &[f64], level: f64) -> f64 {
 }
 
 /// GD on the paper's k = 2000 instance at depth `depth`, recording the spectrum.
-pub fn sv_trajectory(prob: &CompletionProblem, depth: usize, init: f64, fraction: f64, max_steps: usize, records: usize) -> Result<SvTrajectory> {
+pub fn sv_trajectory(
+    prob: &CompletionProblem,
+    depth: usize,
+    init: f64,
+    fraction: f64,
+    max_steps: usize,
+    records: usize,
+) -> Result<SvTrajectory> {
     let model = prob.model(depth)?;
     let p0 = prob.init(depth, init, 3000)?;
     let eta = prob.step_size(depth, fraction);
@@ -116,15 +121,13 @@ pub fn sv_trajectory(prob: &CompletionProblem, depth: usize, init: f64, fraction
     let mut er = Vec::new();
     let mut err = None;
     let opts = DescentOptions { observe_every: every, ..opts };
-    let d = descend(&model, &p0, &opts, |k, p, _| {
-        match singular_values(&model.end_to_end(p)) {
-            Ok(sv) => {
-                times.push(k as f64 * eta);
-                er.push(effective_rank(&sv).unwrap_or(f64::NAN));
-                sigma.push(sv.into_iter().take(10).collect());
-            }
-            Err(e) => err = Some(e),
+    let d = descend(&model, &p0, &opts, |k, p, _| match singular_values(&model.end_to_end(p)) {
+        Ok(sv) => {
+            times.push(k as f64 * eta);
+            er.push(effective_rank(&sv).unwrap_or(f64::NAN));
+            sigma.push(sv.into_iter().take(10).collect());
         }
+        Err(e) => err = Some(e),
     })?;
     if let Some(e) = err {
         return Err(e);
@@ -153,7 +156,11 @@ fn field_gap(model: &Model<Mp>, w: &Params<Mp>, formula_depth: usize) -> Result<
     let (u, _, v) = thin_svd(&x)?;
     let uxv = u.prod(true, &xdot, false).matmul(&v);
     let scale = rates.iter().map(|r| r.to_f64().abs()).fold(0.0, f64::max);
-    let gap = rates.iter().enumerate().map(|(r, rate)| (rate.clone() - uxv.get(r, r).clone()).to_f64().abs()).fold(0.0, f64::max);
+    let gap = rates
+        .iter()
+        .enumerate()
+        .map(|(r, rate)| (rate.clone() - uxv.get(r, r).clone()).to_f64().abs())
+        .fold(0.0, f64::max);
     Ok((gap / scale, rates))
 }
 
@@ -180,7 +187,8 @@ pub fn theorem_points(depth: usize, t1: f64, dt: f64, h: f64) -> Result<Vec<Theo
         &SolveOptions { t1, save_times: saves },
         &mut Monitor::new(),
     )?;
-    let sig: Vec<Vec<Mp>> = traj.states.iter().map(|p| mp_singular_values(&model.end_to_end(p))).collect::<Result<_>>()?;
+    let sig: Vec<Vec<Mp>> =
+        traj.states.iter().map(|p| mp_singular_values(&model.end_to_end(p))).collect::<Result<_>>()?;
     let mut out = Vec::new();
     for (i, (t, p)) in traj.times.iter().zip(&traj.states).enumerate() {
         let (gap, rates) = field_gap(&model, p, depth)?;
@@ -334,20 +342,19 @@ pub fn figures(m: &Measured) -> Vec<Figure> {
         }
         figs.push(f);
     }
-    let mut f = Figure::new("dmf_effective_rank", "Effective rank of W(t)", "gradient-flow time t", "effective rank")
-        .log_x();
+    let mut f =
+        Figure::new("dmf_effective_rank", "Effective rank of W(t)", "gradient-flow time t", "effective rank").log_x();
     for t in &m.gd {
         let pts: Vec<(f64, f64)> =
             t.times.iter().zip(&t.effective_rank).filter(|(x, _)| **x > 0.0).map(|(x, e)| (*x, *e)).collect();
         f = f.with(Series::line(format!("depth {}", t.depth), pts));
     }
-    let truth: Vec<(f64, f64)> = m
-        .gd
-        .iter()
-        .flat_map(|t| t.times.iter().filter(|x| **x > 0.0).copied())
-        .fold(None, |acc: Option<(f64, f64)>, x| Some(acc.map_or((x, x), |(a, b)| (a.min(x), b.max(x)))))
-        .map(|(a, b)| vec![(a, m.truth_effective_rank), (b, m.truth_effective_rank)])
-        .unwrap_or_default();
+    let truth: Vec<(f64, f64)> =
+        m.gd.iter()
+            .flat_map(|t| t.times.iter().filter(|x| **x > 0.0).copied())
+            .fold(None, |acc: Option<(f64, f64)>, x| Some(acc.map_or((x, x), |(a, b)| (a.min(x), b.max(x)))))
+            .map(|(a, b)| vec![(a, m.truth_effective_rank), (b, m.truth_effective_rank)])
+            .unwrap_or_default();
     figs.push(f.with(Series::line("truth", truth).styled(Style::Dashed)));
     let mut f = Figure::new(
         "dmf_theorem_256",
