@@ -5,6 +5,7 @@
 //! generated in `f64` and converted exactly to MPFR or rationals with [`Mat::cast`], so runs at
 //! different precisions see the same problem.
 
+use crate::error::{Error, Result};
 use crate::mat::Mat;
 use crate::model::Loss;
 use rand::{Rng, SeedableRng};
@@ -26,6 +27,48 @@ pub fn low_rank(rows: usize, cols: usize, r: usize, rng: &mut ChaCha8Rng) -> Mat
     let u = gaussian(rows, r, 1.0, rng);
     let v = gaussian(cols, r, 1.0, rng);
     u.prod(false, &v, true).scaled(&(1.0 / (r.max(1) as f64).sqrt()))
+}
+
+/// A rank-`r` `rows×cols` matrix `U Vᵀ` with Gaussian factors, rescaled to Frobenius norm `fro`
+/// (the ground truth of Arora, Cohen, Hu and Luo 2019: `100×100`, rank 5, norm 100, so that the
+/// mean squared entry is 1). Errors if `r` is zero or above `min(rows, cols)`, or `fro` is not
+/// finite and positive.
+pub fn low_rank_with_norm(rows: usize, cols: usize, r: usize, fro: f64, rng: &mut ChaCha8Rng) -> Result<Mat<f64>> {
+    if r == 0 || r > rows.min(cols) {
+        return Err(Error::invalid("rank", format!("must be in 1..={}, got {r}", rows.min(cols))));
+    }
+    if !(fro.is_finite() && fro > 0.0) {
+        return Err(Error::invalid("fro", format!("Frobenius norm must be finite and > 0, got {fro}")));
+    }
+    let u = gaussian(rows, r, 1.0, rng);
+    let v = gaussian(cols, r, 1.0, rng);
+    let m = u.prod(false, &v, true);
+    let scale = fro / m.norm_sq().sqrt();
+    Ok(m.scaled(&scale))
+}
+
+/// `k` distinct positions of a `rows×cols` matrix, drawn uniformly without replacement (every
+/// `k`-subset equally likely), in row-major order. Errors if `k` exceeds `rows·cols`.
+pub fn observe_exact(rows: usize, cols: usize, k: usize, rng: &mut ChaCha8Rng) -> Result<Vec<(usize, usize)>> {
+    let n = rows * cols;
+    if k > n {
+        return Err(Error::invalid("observed", format!("cannot draw {k} distinct entries of a {rows}x{cols} matrix")));
+    }
+    let mut flat = rand::seq::index::sample(rng, n, k).into_vec();
+    flat.sort_unstable();
+    Ok(flat.into_iter().map(|f| (f / cols, f % cols)).collect())
+}
+
+/// Matrix completion with exactly `k` entries of `W*` observed, drawn uniformly without
+/// replacement ([`observe_exact`]); the loss has the default reduction. Errors if `k` is zero or
+/// exceeds the number of entries.
+pub fn completion_exact(w_star: &Mat<f64>, k: usize, rng: &mut ChaCha8Rng) -> Result<Loss<f64>> {
+    if k == 0 {
+        return Err(Error::invalid("observed", "matrix completion needs at least one observed entry"));
+    }
+    let (r, c) = w_star.shape();
+    let entries = observe_exact(r, c, k, rng)?.into_iter().map(|(i, j)| (i, j, *w_star.get(i, j))).collect();
+    Loss::completion((r, c), entries)
 }
 
 /// An `s`-sparse `1×d` row with `N(0,1)` entries on a random support.

@@ -6,6 +6,8 @@
 mod closed_forms;
 mod continuous;
 pub mod demo;
+pub mod dmf_completion;
+pub mod dmf_dynamics;
 mod fibres;
 mod foundation;
 mod orders_discrete;
@@ -128,6 +130,8 @@ pub fn all() -> Vec<Experiment> {
     v.extend(closed_forms::experiments());
     v.extend(sam_momentum::experiments());
     v.extend(demo::experiments());
+    v.extend(dmf_completion::experiments());
+    v.extend(dmf_dynamics::experiments());
     v
 }
 

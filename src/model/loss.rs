@@ -1,6 +1,7 @@
 use crate::error::{Error, Result};
 use crate::mat::Mat;
 use crate::scalar::Scalar;
+use serde::{Deserialize, Serialize};
 
 /// A loss `E(W)` on the end-to-end matrix, with its gradient.
 ///
@@ -10,6 +11,10 @@ use crate::scalar::Scalar;
 /// | `Regression` | `(1/2n)‖WX − Y‖²_F`, samples are the `n` columns of `X`, `Y` | columns |
 /// | `Sensing` | `(1/2m)Σ_i (⟨A_i, W⟩ − y_i)²` | measurements |
 /// | `Completion` | `½Σ_{(i,j)∈Ω} (W_ij − M_ij)²` | observed entries |
+///
+/// Sensing and completion losses take a [`Reduction`] ([`Loss::with_reduction`]): the defaults
+/// above, or the mean squared error `(1/m)Σ r_i²` (no ½) of the matrix-factorization papers. The
+/// reduction is a constant factor on the one value and gradient computation, not a separate path.
 #[derive(Clone, Debug)]
 pub enum Loss<S> {
     /// `½‖W − Φ‖²`.
@@ -34,6 +39,8 @@ pub enum Loss<S> {
         a: Vec<Mat<S>>,
         /// Measurements.
         y: Vec<S>,
+        /// How the squared residuals are summed (default [`Reduction::HalfMean`]).
+        reduction: Reduction,
     },
     /// `½Σ_Ω (W_ij − M_ij)²`.
     Completion {
@@ -41,7 +48,35 @@ pub enum Loss<S> {
         shape: (usize, usize),
         /// Observed entries `(i, j, M_ij)`.
         entries: Vec<(usize, usize, S)>,
+        /// How the squared residuals are summed (default [`Reduction::HalfSum`]).
+        reduction: Reduction,
     },
+}
+
+/// How a sensing or completion loss combines the squared residuals $r_i^2$ of its $m$ samples
+/// (of the mini-batch, when there is one): the value is $c\sum_i r_i^2$ and the gradient
+/// $2c\sum_i r_i\,\partial r_i$.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reduction {
+    /// $c = \tfrac12$: $\tfrac12\sum_i r_i^2$ (completion's default).
+    HalfSum,
+    /// $c = \tfrac1{2m}$: $\tfrac1{2m}\sum_i r_i^2$ (sensing's default).
+    HalfMean,
+    /// $c = \tfrac1m$: the mean squared error $\tfrac1m\sum_i r_i^2$, as in Arora, Cohen, Hu and
+    /// Luo (2019).
+    Mean,
+}
+
+impl Reduction {
+    /// The factor $c$ for `m` samples, like `proto`.
+    fn factor<S: Scalar>(self, m: usize, proto: &S) -> S {
+        match self {
+            Reduction::HalfSum => proto.ratio_like(1, 2),
+            Reduction::HalfMean => proto.ratio_like(1, 2 * m.max(1) as i64),
+            Reduction::Mean => proto.ratio_like(1, m.max(1) as i64),
+        }
+    }
 }
 
 impl<S: Scalar> Loss<S> {
@@ -82,7 +117,7 @@ impl<S: Scalar> Loss<S> {
                 format!("{:?}", a[i].shape()),
             ));
         }
-        Ok(Loss::Sensing { a, y })
+        Ok(Loss::Sensing { a, y, reduction: Reduction::HalfMean })
     }
 
     /// `½Σ_Ω (W_ij − M_ij)²` on observed entries of a `rows×cols` matrix.
@@ -97,7 +132,25 @@ impl<S: Scalar> Loss<S> {
         if entries.is_empty() {
             return Err(Error::invalid("entries", "matrix completion needs at least one observed entry"));
         }
-        Ok(Loss::Completion { shape, entries })
+        Ok(Loss::Completion { shape, entries, reduction: Reduction::HalfSum })
+    }
+
+    /// The same sensing or completion loss with another [`Reduction`]; an error for the target
+    /// and regression losses, whose scaling is fixed.
+    pub fn with_reduction(self, r: Reduction) -> Result<Self> {
+        match self {
+            Loss::Sensing { a, y, .. } => Ok(Loss::Sensing { a, y, reduction: r }),
+            Loss::Completion { shape, entries, .. } => Ok(Loss::Completion { shape, entries, reduction: r }),
+            _ => Err(Error::invalid("reduction", "only sensing and completion losses take a reduction")),
+        }
+    }
+
+    /// The loss's reduction (`None` for target and regression losses).
+    pub fn reduction(&self) -> Option<Reduction> {
+        match self {
+            Loss::Sensing { reduction, .. } | Loss::Completion { reduction, .. } => Some(*reduction),
+            _ => None,
+        }
     }
 
     /// Shape of the matrices the loss acts on.
@@ -167,7 +220,7 @@ impl<S: Scalar> Loss<S> {
                     r.norm_sq() * half * inv_b
                 }
             },
-            Loss::Sensing { a, y } => {
+            Loss::Sensing { a, y, reduction } => {
                 let all: Vec<usize>;
                 let idx = match batch {
                     Some(i) => i,
@@ -176,7 +229,6 @@ impl<S: Scalar> Loss<S> {
                         &all
                     }
                 };
-                let inv_m = w.proto().ratio_like(1, idx.len() as i64);
                 for gi in g.as_mut_slice() {
                     *gi = gi.zero_like();
                 }
@@ -186,10 +238,11 @@ impl<S: Scalar> Loss<S> {
                     v.mul_add_assign(&r, &r);
                     g.axpy(&r, &a[i]);
                 }
-                g.scale_mut(&inv_m);
-                v * half * inv_m
+                let c = reduction.factor(idx.len(), &v);
+                g.scale_mut(&(c.clone() + c.clone()));
+                v * c
             }
-            Loss::Completion { entries, .. } => {
+            Loss::Completion { entries, reduction, .. } => {
                 for gi in g.as_mut_slice() {
                     *gi = gi.zero_like();
                 }
@@ -200,11 +253,21 @@ impl<S: Scalar> Loss<S> {
                     v.mul_add_assign(&r, &r);
                     *g.get_mut(*i, *j) += &r;
                 };
-                match batch {
-                    Some(idx) => idx.iter().for_each(|&k| add(k)),
-                    None => (0..entries.len()).for_each(add),
+                let m = match batch {
+                    Some(idx) => {
+                        idx.iter().for_each(|&k| add(k));
+                        idx.len()
+                    }
+                    None => {
+                        (0..entries.len()).for_each(add);
+                        entries.len()
+                    }
+                };
+                let c = reduction.factor(m, &v);
+                if *reduction != Reduction::HalfSum {
+                    g.scale_mut(&(c.clone() + c.clone()));
                 }
-                v * half
+                v * c
             }
         }
     }
@@ -215,12 +278,16 @@ impl<S: Scalar> Loss<S> {
             Loss::Target { phi } => Loss::Target { phi: phi.map(f) },
             // Σxx and Σyx are recomputed in the new type, so that they are exact for rationals.
             Loss::Regression { x, y, .. } => Loss::regression(x.map(f), y.map(f)).expect("shapes were checked"),
-            Loss::Sensing { a, y } => {
-                Loss::Sensing { a: a.iter().map(|m| m.map(f)).collect(), y: y.iter().map(f).collect() }
-            }
-            Loss::Completion { shape, entries } => {
-                Loss::Completion { shape: *shape, entries: entries.iter().map(|(i, j, m)| (*i, *j, f(m))).collect() }
-            }
+            Loss::Sensing { a, y, reduction } => Loss::Sensing {
+                a: a.iter().map(|m| m.map(f)).collect(),
+                y: y.iter().map(f).collect(),
+                reduction: *reduction,
+            },
+            Loss::Completion { shape, entries, reduction } => Loss::Completion {
+                shape: *shape,
+                entries: entries.iter().map(|(i, j, m)| (*i, *j, f(m))).collect(),
+                reduction: *reduction,
+            },
         }
     }
 }

@@ -10,7 +10,7 @@ mod arch;
 mod loss;
 
 pub use arch::Arch;
-pub use loss::Loss;
+pub use loss::{Loss, Reduction};
 
 use crate::error::{Error, Result};
 use crate::mat::Mat;

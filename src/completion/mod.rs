@@ -1,0 +1,20 @@
+//! Matrix completion and matrix factorization: spectral measures of a matrix (singular values,
+//! effective rank, Schatten quasi-norms), the minimum nuclear norm completion, and plain gradient
+//! descent run until the training loss falls below a threshold.
+//!
+//! These are the pieces needed to reproduce Arora, Cohen, Hu and Luo (NeurIPS 2019), "Implicit
+//! Regularization in Deep Matrix Factorization": a rank-`r` ground truth of given Frobenius norm
+//! ([`crate::data::low_rank_with_norm`]), exactly `k` observed entries
+//! ([`crate::data::completion_exact`]), the mean squared error over the observations
+//! ([`crate::model::Reduction::Mean`]), deep factorizations trained by GD ([`descent`]), and the
+//! nuclear-norm baseline ([`min_nuclear_norm_completion`]).
+
+pub mod deep;
+pub mod descent;
+pub mod nuclear;
+pub mod spectral;
+
+pub use deep::CompletionProblem;
+pub use descent::{descend, Descent, DescentOptions, Stop};
+pub use nuclear::{min_nuclear_norm_completion, NuclearCompletion, NuclearOptions};
+pub use spectral::{effective_rank, schatten, singular_values, test_mse};
