@@ -31,6 +31,7 @@
 pub mod bench;
 pub mod closed_form;
 pub mod config;
+pub mod conservation;
 pub mod data;
 pub mod error;
 pub mod experiments;

@@ -4,6 +4,7 @@
 //! and tests call the same functions.
 
 mod closed_forms;
+pub mod conservation_laws;
 mod continuous;
 pub mod demo;
 mod fibres;
@@ -122,6 +123,7 @@ pub fn all() -> Vec<Experiment> {
     v.extend(closed_forms::experiments());
     v.extend(sam_momentum::experiments());
     v.extend(demo::experiments());
+    v.extend(conservation_laws::experiments());
     v
 }
 
