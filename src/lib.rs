@@ -32,6 +32,7 @@ pub mod bench;
 pub mod closed_form;
 pub mod completion;
 pub mod config;
+pub mod conservation;
 pub mod data;
 pub mod decimal;
 pub mod error;

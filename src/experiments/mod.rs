@@ -4,6 +4,7 @@
 //! and tests call the same functions.
 
 mod closed_forms;
+pub mod conservation_laws;
 mod continuous;
 pub mod demo;
 pub mod dmf_completion;
@@ -132,6 +133,7 @@ pub fn all() -> Vec<Experiment> {
     v.extend(demo::experiments());
     v.extend(dmf_completion::experiments());
     v.extend(dmf_dynamics::experiments());
+    v.extend(conservation_laws::experiments());
     v
 }
 
