@@ -44,7 +44,10 @@ pub mod params;
 pub mod report;
 pub mod run;
 pub mod scalar;
+pub mod stability;
 pub mod sweep;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod trajectory;
 
 /// The README's examples, compiled and run as doc tests.

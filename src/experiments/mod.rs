@@ -7,9 +7,11 @@ mod closed_forms;
 mod continuous;
 pub mod demo;
 mod fibres;
+#[cfg(feature = "testing")]
 mod foundation;
 mod orders_discrete;
 mod sam_momentum;
+pub mod stability;
 
 use crate::error::{Error, Result};
 use crate::report::{write_json, Figure};
@@ -116,12 +118,14 @@ pub struct Experiment {
 /// Every named experiment.
 pub fn all() -> Vec<Experiment> {
     let mut v = Vec::new();
+    #[cfg(feature = "testing")]
     v.extend(foundation::experiments());
     v.extend(continuous::experiments());
     v.extend(fibres::experiments());
     v.extend(closed_forms::experiments());
     v.extend(sam_momentum::experiments());
     v.extend(demo::experiments());
+    v.extend(stability::experiments());
     v
 }
 
