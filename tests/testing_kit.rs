@@ -128,6 +128,7 @@ fn false_claim_shrinks_to_a_small_counterexample() {
     })
     .expect("GD does not conserve balancedness");
     assert!(found.verdict.rejected(), "{}", found.verdict);
+    println!("{}", found.verdict);
     let Arch::DeepLinear { widths } = &found.input.0.model.arch else { panic!("deep linear") };
     assert_eq!(widths, &vec![1, 1, 1], "shrunk to {:?}", found.input.0);
     // The true law on the same case holds: the counter-example is to the claim, not the code.

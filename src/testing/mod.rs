@@ -46,11 +46,13 @@ pub use runners::{check, check_states, check_steps, quantity, trajectory, FnQuan
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
-/// A deterministic runner: the same cases on every machine, no regression files written.
+/// A deterministic runner: the same cases on every machine, no regression files written, and
+/// room to shrink through the nested strategies (a problem's data and parameters shrink before
+/// its architecture, one fraction at a time).
 fn runner(cases: u32, seed: u64) -> TestRunner {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let config = Config { cases, failure_persistence: None, ..Config::default() };
+    let config = Config { cases, failure_persistence: None, max_shrink_iters: 1 << 16, ..Config::default() };
     TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
 }
 
