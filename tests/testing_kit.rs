@@ -16,7 +16,9 @@ fn gd_law(case: &Problem, eta: &Q, law_eta: Option<&Q>) -> testing::Verdict {
     let (gd, q0) = (Dynamics::gd(eta.clone()), Q::new());
     let e = law_eta.cloned();
     match (&case.model.arch, e) {
-        (Arch::DeepLinear { .. }, Some(e)) => testing::check(case, &q0, &gd, 2, 0.0, Balancedness, Law::gd_balancedness(e)),
+        (Arch::DeepLinear { .. }, Some(e)) => {
+            testing::check(case, &q0, &gd, 2, 0.0, Balancedness, Law::gd_balancedness(e))
+        }
         (Arch::DeepLinear { .. }, None) => testing::check(case, &q0, &gd, 2, 0.0, Balancedness, Law::Conserved),
         (Arch::DiagonalUV { .. } | Arch::DiagonalSq { .. }, Some(e)) => {
             testing::check(case, &q0, &gd, 2, 0.0, DiagonalBalance, Law::gd_diagonal(e))
@@ -133,16 +135,35 @@ fn false_claim_shrinks_to_a_small_counterexample() {
     assert_eq!(widths, &vec![1, 1, 1], "shrunk to {:?}", found.input.0);
     // The true law on the same case holds: the counter-example is to the claim, not the code.
     let (case, eta) = &found.input;
-    testing::check(case, &Q::new(), &Dynamics::gd(eta.clone()), 2, 0.0, Balancedness, Law::gd_balancedness(eta.clone()))
-        .assert_holds();
+    testing::check(
+        case,
+        &Q::new(),
+        &Dynamics::gd(eta.clone()),
+        2,
+        0.0,
+        Balancedness,
+        Law::gd_balancedness(eta.clone()),
+    )
+    .assert_holds();
 }
 
 /// A true claim has no counter-example.
 #[test]
 fn true_claim_has_no_counterexample() {
-    let cases = (st::problem(st::bottleneck_widths(2..=3, 1..=3).prop_map(|w| Arch::DeepLinear { widths: w }).boxed(), None), st::step_size());
+    let cases = (
+        st::problem(st::bottleneck_widths(2..=3, 1..=3).prop_map(|w| Arch::DeepLinear { widths: w }).boxed(), None),
+        st::step_size(),
+    );
     let found = testing::falsify(24, &cases, |(case, eta)| {
-        testing::check(case, &Q::new(), &Dynamics::gd(eta.clone()), 2, 0.0, Balancedness, Law::gd_balancedness(eta.clone()))
+        testing::check(
+            case,
+            &Q::new(),
+            &Dynamics::gd(eta.clone()),
+            2,
+            0.0,
+            Balancedness,
+            Law::gd_balancedness(eta.clone()),
+        )
     });
     assert!(found.is_none(), "{:?}", found.map(|c| c.verdict.to_string()));
 }
@@ -159,7 +180,8 @@ fn zero_checks_fail() {
     assert!(r.is_err());
     // A drift law along a flow is never checked (flows have no steps): that fails too.
     let flow = Dynamics::GradientFlow { t1: 0.1, integrator: Integrator::Rk4 { h: 0.01 } };
-    let v = testing::check(&case, &Mp::new(64), &flow, 3, 1e-6, Balancedness, Law::gd_balancedness(Mp::with_val(64, 0.1)));
+    let v =
+        testing::check(&case, &Mp::new(64), &flow, 3, 1e-6, Balancedness, Law::gd_balancedness(Mp::with_val(64, 0.1)));
     assert!(v.checks == 0 && !v.passed());
 }
 

@@ -194,7 +194,10 @@ pub fn step_jacobian<S: Scalar>(model: &Model<S>, map: &StepMap<S>, p: &Params<S
             let g = model.grad(p).1;
             let norm = g.norm_sq().try_sqrt().ok_or_else(needs_sqrt)?;
             if norm.is_zero() {
-                return Err(Error::invalid("parameters", "SAM's step is not differentiable where the gradient is zero"));
+                return Err(Error::invalid(
+                    "parameters",
+                    "SAM's step is not differentiable where the gradient is zero",
+                ));
             }
             let ghat: Vec<S> = g.flatten().into_iter().map(|x| x / norm.clone()).collect();
             let n = p.len();

@@ -91,7 +91,9 @@ pub fn analyze<S: Real>(
     let (hmin, hmax) = (h.first().map_or(0.0, |x| x.to_f64()), h.last().map_or(0.0, |x| x.to_f64()));
     let mut momentum = None;
     let eigs: Vec<Complex<f64>> = match map {
-        StepMap::Gd { eta } => h.iter().map(|x| Complex::new((x.one_like() - eta.clone() * x.clone()).to_f64(), 0.0)).collect(),
+        StepMap::Gd { eta } => {
+            h.iter().map(|x| Complex::new((x.one_like() - eta.clone() * x.clone()).to_f64(), 0.0)).collect()
+        }
         StepMap::HeavyBall { eta, beta } => {
             let one = eta.one_like();
             let lambda = eta.clone() / (one.clone() - beta.clone()).square();
@@ -160,7 +162,13 @@ impl At {
 /// Runs `map` from `p0` for `steps` steps (momentum methods from $\theta_{-1} = \theta_0$) and
 /// analyzes it where `at` says. A run whose parameters stop being finite ends there (its last
 /// finite point is analyzed for [`At::End`]).
-pub fn along<S: Real>(model: &Model<S>, map: &StepMap<S>, p0: &Params<S>, steps: usize, at: At) -> Result<Vec<PointReport>> {
+pub fn along<S: Real>(
+    model: &Model<S>,
+    map: &StepMap<S>,
+    p0: &Params<S>,
+    steps: usize,
+    at: At,
+) -> Result<Vec<PointReport>> {
     model.check_params(p0)?;
     let mut out = Vec::new();
     let (mut prev, mut p) = (p0.clone(), p0.clone());
@@ -192,7 +200,12 @@ pub fn along<S: Real>(model: &Model<S>, map: &StepMap<S>, p0: &Params<S>, steps:
 
 /// The step map of an experiment file's discrete method (full-batch: a mini-batch setting is
 /// ignored, the Hessian is that of the whole loss), in the number type of `proto`.
-pub fn step_map<S: Scalar>(method: &crate::optim::Method, eta: &crate::scalar::Q, aux: &crate::scalar::Q, proto: &S) -> Result<StepMap<S>> {
+pub fn step_map<S: Scalar>(
+    method: &crate::optim::Method,
+    eta: &crate::scalar::Q,
+    aux: &crate::scalar::Q,
+    proto: &S,
+) -> Result<StepMap<S>> {
     use crate::optim::Method;
     let (eta, aux) = (proto.from_q_like(eta), proto.from_q_like(aux));
     Ok(match method {

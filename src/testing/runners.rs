@@ -212,7 +212,9 @@ pub fn trajectory<S: Scalar>(
     match dynamics.optimizer(proto)? {
         Some(mut opt) => run(&model, &mut opt, &p0, &RunOptions { divergence, ..RunOptions::steps(steps) }, monitor),
         None => {
-            let Dynamics::GradientFlow { t1, integrator } = dynamics else { unreachable!("only flows have no optimizer") };
+            let Dynamics::GradientFlow { t1, integrator } = dynamics else {
+                unreachable!("only flows have no optimizer")
+            };
             let n = steps.max(1);
             let opts = SolveOptions { t1: *t1, save_times: (1..=n).map(|k| t1 * k as f64 / n as f64).collect() };
             solve(&mut GradientFlow::new(&model), &model, &p0, integrator, &opts, monitor)

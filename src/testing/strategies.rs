@@ -77,8 +77,14 @@ pub fn factor_op(d: RangeInclusive<usize>) -> BoxedStrategy<Arch> {
 /// Every kind of architecture, small: deep linear (depth 1–3, widths 1–3, bottlenecks included),
 /// both diagonal networks (d ≤ 4), `f(XYᵀ)` (d ≤ 3, r ≤ 2) and `f(xᵀy)` (d ≤ 3).
 pub fn any_arch() -> BoxedStrategy<Arch> {
-    prop_oneof![deep_linear(1..=3, 1..=3), diagonal_uv(1..=4), diagonal_sq(1..=4), factor(1..=3, 1..=2), factor_op(1..=3)]
-        .boxed()
+    prop_oneof![
+        deep_linear(1..=3, 1..=3),
+        diagonal_uv(1..=4),
+        diagonal_sq(1..=4),
+        factor(1..=3, 1..=2),
+        factor_op(1..=3)
+    ]
+    .boxed()
 }
 
 /// Which loss a problem uses.
@@ -123,10 +129,8 @@ pub fn loss(shape: (usize, usize), kind: LossKind) -> BoxedStrategy<Loss<Q>> {
             .boxed(),
         LossKind::Completion => (prop::collection::vec(any::<bool>(), r * c), rational_matrix(r, c))
             .prop_map(move |(mask, m)| {
-                let mut entries: Vec<(usize, usize, Q)> = (0..r * c)
-                    .filter(|&k| mask[k])
-                    .map(|k| (k / c, k % c, m.get(k / c, k % c).clone()))
-                    .collect();
+                let mut entries: Vec<(usize, usize, Q)> =
+                    (0..r * c).filter(|&k| mask[k]).map(|k| (k / c, k % c, m.get(k / c, k % c).clone())).collect();
                 if entries.is_empty() {
                     entries.push((0, 0, m.get(0, 0).clone()));
                 }
@@ -208,18 +212,19 @@ pub fn balanced(widths: Vec<usize>) -> BoxedStrategy<Params<Q>> {
     (skews, prop::collection::vec(rational(1..=4, 1..=3), r))
         .prop_map(move |(skews, s)| {
             let o: Vec<Mat<Q>> = skews.iter().map(|a| cayley(a)).collect();
-            let blocks = (1..widths.len())
-                .map(|j| {
-                    let e = Mat::from_fn(widths[j], widths[j - 1], |i, k| {
-                        if i == k && i < r {
-                            s[i].clone()
-                        } else {
-                            Q::new()
-                        }
-                    });
-                    o[j].matmul(&e).prod(false, &o[j - 1], true)
-                })
-                .collect();
+            let blocks =
+                (1..widths.len())
+                    .map(|j| {
+                        let e = Mat::from_fn(widths[j], widths[j - 1], |i, k| {
+                            if i == k && i < r {
+                                s[i].clone()
+                            } else {
+                                Q::new()
+                            }
+                        });
+                        o[j].matmul(&e).prod(false, &o[j - 1], true)
+                    })
+                    .collect();
             Params::new(blocks)
         })
         .boxed()
