@@ -458,6 +458,22 @@ impl ExperimentSpec {
         }
     }
 
+    /// The file's model and starting point in the number type of `proto`.
+    pub fn problem<S: Scalar>(&self, proto: &S) -> Result<(Model<S>, Params<S>)> {
+        let (model, p0) = (self.model(proto)?, self.init(proto)?);
+        model.check_params(&p0)?;
+        Ok((model, p0))
+    }
+
+    /// The discrete method with its exact step size and second hyperparameter (ρ, β or α), and the
+    /// number of steps; `None` when the file describes a flow.
+    pub fn discrete(&self) -> Option<(&Method, &Q, &Q, usize)> {
+        match &self.dynamics {
+            Dynamics::Discrete { method, eta, aux, steps, .. } => Some((method, eta, aux, *steps)),
+            Dynamics::GradientFlow { .. } => None,
+        }
+    }
+
     fn model<S: Scalar>(&self, proto: &S) -> Result<Model<S>> {
         let c = |m: &Mat<Q>| m.map(|x| proto.from_q_like(x));
         let loss = match &self.loss {

@@ -47,7 +47,10 @@ pub mod params;
 pub mod report;
 pub mod run;
 pub mod scalar;
+pub mod stability;
 pub mod sweep;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod trajectory;
 pub mod verdict;
 

@@ -111,6 +111,21 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Prints the Hessian's extreme eigenvalues, GD's edge-of-stability step 2/lambda_max and the
+    /// step map's spectral radius (heavy ball: its regime) at points of the file's discrete run.
+    Stability {
+        /// The experiment file (a discrete method: gd, sam, usam, heavy_ball, nesterov).
+        file: PathBuf,
+        /// Where: `start`, `end` or `every N`.
+        #[arg(long, num_args = 1..=2, default_value = "start")]
+        at: Vec<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// MPFR with this many bits (default: f64).
+        #[arg(long)]
+        bits: Option<u32>,
+    },
     /// Runs the benchmark workloads W1–W4 of bench/ and prints the table of bench/PEERS.md.
     Bench {
         /// Directory holding the workload specs and inputs.
@@ -156,6 +171,17 @@ fn main() -> ExitCode {
         }
         Cmd::Laws { file, json } => match laws_cmd(&file, json) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
+        Cmd::Stability { file, at, json, bits } => match stability_cmd(&file, &at, bits) {
+            Ok(reports) => {
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&reports).unwrap_or_default());
+                } else {
+                    print!("{}", linflow::stability::table(&reports));
+                }
+                ExitCode::SUCCESS
+            }
             Err(e) => fail(e),
         },
         Cmd::List => {
@@ -356,6 +382,23 @@ fn laws_cmd(file: &Path, json: bool) -> linflow::error::Result<()> {
         c.seconds
     );
     Ok(())
+}
+
+/// The stability reports of `file`'s discrete run, in f64 or at `bits` bits.
+fn stability_cmd(
+    file: &Path,
+    at: &[String],
+    bits: Option<u32>,
+) -> linflow::error::Result<Vec<linflow::stability::PointReport>> {
+    let spec = ExperimentSpec::from_file(file)?;
+    let at = linflow::stability::At::parse(at)?;
+    match bits {
+        None => linflow::stability::from_spec(&spec, &0.0f64, at),
+        Some(b) => {
+            PrecisionChoice::bits(b)?;
+            linflow::stability::from_spec(&spec, &linflow::scalar::Mp::new(b), at)
+        }
+    }
 }
 
 /// Runs or merges a sweep; returns the number of points that failed.

@@ -1,19 +1,21 @@
 //! Exact per-step identities of discrete optimizers (`gd-drift-exact`, `diagonal-drift-exact`,
 //! `sam-drift-exact`): checked with zero tolerance in rational arithmetic over random cases, then
-//! in MPFR and `f64`, where the deviation is the rounding error of the precision.
+//! in MPFR and `f64`, where the deviation is the rounding error of the precision. The random cases
+//! are drawn, from fixed seeds, with the strategies of [`crate::testing::strategies`].
 
 use super::{Check, Ctx, Experiment, Summary};
 use crate::error::Result;
 use crate::invariants::{Balancedness, DiagonalBalance, FactorBalance, Law, Monitor, Quantity};
 use crate::mat::Mat;
-use crate::model::{Arch, Loss, Model};
+use crate::model::Model;
 use crate::optim::{Method, Optimizer};
 use crate::params::Params;
 use crate::report::{Figure, Series};
 use crate::run::{run, RunOptions};
 use crate::scalar::{Mp, Scalar, Q};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use crate::testing::strategies::{self as st, LossKind};
+use crate::testing::{draw, Problem};
+use proptest::prelude::*;
 
 pub(super) fn experiments() -> Vec<Experiment> {
     vec![
@@ -34,14 +36,6 @@ pub(super) fn experiments() -> Vec<Experiment> {
             run: sam_drift_exact,
         },
     ]
-}
-
-fn small_q(rng: &mut ChaCha8Rng) -> Q {
-    Q::from((rng.random_range(-4i64..=4), rng.random_range(2i64..=5)))
-}
-
-fn qmat(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> Mat<Q> {
-    Mat::from_fn(rows, cols, |_, _| small_q(rng))
 }
 
 /// One random case of a family: model, initial point and rational hyperparameters.
@@ -203,23 +197,16 @@ fn n_cases(ctx: &Ctx) -> usize {
 }
 
 fn deep_cases(n: usize) -> Vec<Case> {
+    let cases = (
+        st::with_weight_decay(st::problem(st::deep_linear(2..=4, 1..=3), Some(LossKind::Regression))),
+        st::rational(1..=1, 5..=20),
+    );
     (0..n as u64)
         .map(|seed| {
-            let mut rng = ChaCha8Rng::seed_from_u64(1000 + seed);
-            let depth = rng.random_range(2..=4);
-            let widths: Vec<usize> = (0..=depth).map(|_| rng.random_range(1..=3)).collect();
-            let samples = rng.random_range(2..=4);
-            let x = qmat(widths[0], samples, &mut rng);
-            let y = qmat(widths[depth], samples, &mut rng);
-            let lam = Q::from((rng.random_range(0..=2), rng.random_range(4..=10)));
-            let model =
-                Model::new(Arch::DeepLinear { widths: widths.clone() }, Loss::regression(x, y).expect("shapes"))
-                    .and_then(|m| m.with_weight_decay(lam))
-                    .expect("valid model");
-            let p0 = Params::new(widths.windows(2).map(|w| qmat(w[1], w[0], &mut rng)).collect());
-            let eta = Q::from((1, rng.random_range(5..=20)));
+            let (Problem { model, p0 }, eta) = draw(&cases, 1000 + seed);
             // Every other case is SGD with mini-batches of one sample fewer than the data.
-            let batch = (seed % 2 == 1).then(|| (samples - 1, seed));
+            let samples = model.n_samples().expect("regression has samples");
+            let batch = (seed % 2 == 1).then(|| ((samples - 1).max(1), seed));
             Case { model, p0, method: Method::Gd { eta: 0.1 }, eta, aux: Q::new(), batch }
         })
         .collect()
@@ -228,7 +215,7 @@ fn deep_cases(n: usize) -> Vec<Case> {
 fn gd_drift_exact(ctx: &Ctx) -> Result<Summary> {
     let mut s = Summary::new(
         "gd-drift-exact",
-        "Gradient descent and SGD with weight decay on deep linear networks of random depth (1-4) and widths (1-3): \
+        "Gradient descent and SGD with weight decay on deep linear networks of random depth (2-4) and widths (1-3): \
          C_j(k+1) = (1 - eta*lambda)^2 C_j(k) + eta^2 (A_{j+1}^T A_{j+1} - A_j A_j^T), A_j = dE/dW_j.",
     );
     let cases = deep_cases(n_cases(ctx));
@@ -249,20 +236,13 @@ fn gd_drift_exact(ctx: &Ctx) -> Result<Summary> {
 }
 
 fn diagonal_cases(n: usize) -> Vec<Case> {
+    let archs = prop_oneof![st::diagonal_uv(1..=5), st::diagonal_sq(1..=5)].boxed();
+    let cases = (st::problem(archs, Some(LossKind::Regression)), st::rational(1..=1, 4..=16));
     (0..n as u64)
         .map(|seed| {
-            let mut rng = ChaCha8Rng::seed_from_u64(2000 + seed);
-            let d = rng.random_range(1..=5);
-            let samples = rng.random_range(2..=4);
-            let arch = if seed % 2 == 0 { Arch::DiagonalUV { d } } else { Arch::DiagonalSq { d } };
-            let model = Model::new(
-                arch,
-                Loss::regression(qmat(d, samples, &mut rng), qmat(1, samples, &mut rng)).expect("shapes"),
-            )
-            .expect("valid model");
-            let p0 = Params::new(vec![qmat(1, d, &mut rng), qmat(1, d, &mut rng)]);
-            let eta = Q::from((1, rng.random_range(4..=16)));
-            let batch = (seed % 3 == 2).then(|| (samples - 1, seed));
+            let (Problem { model, p0 }, eta) = draw(&cases, 2000 + seed);
+            let samples = model.n_samples().expect("regression has samples");
+            let batch = (seed % 3 == 2).then(|| ((samples - 1).max(1), seed));
             Case { model, p0, method: Method::Gd { eta: 0.1 }, eta, aux: Q::new(), batch }
         })
         .collect()
@@ -301,21 +281,11 @@ fn diagonal_drift_exact(ctx: &Ctx) -> Result<Summary> {
 }
 
 fn factor_cases(n: usize) -> Vec<Case> {
+    let archs = prop_oneof![2 => st::factor(1..=3, 1..=2), 1 => st::factor_op(1..=4)].boxed();
+    let cases = (st::problem(archs, Some(LossKind::Target)), st::rational(1..=1, 10..=30), st::rational(1..=1, 5..=20));
     (0..n as u64)
         .map(|seed| {
-            let mut rng = ChaCha8Rng::seed_from_u64(3000 + seed);
-            let (arch, target) = if seed % 3 == 2 {
-                let d = rng.random_range(1..=4);
-                (Arch::FactorOp { d }, qmat(1, 1, &mut rng))
-            } else {
-                let (d1, d2, r) = (rng.random_range(1..=3), rng.random_range(1..=3), rng.random_range(1..=2));
-                (Arch::Factor { d1, d2, r }, qmat(d1, d2, &mut rng))
-            };
-            let shapes = arch.param_shapes();
-            let model = Model::new(arch, Loss::target(target)).expect("valid model");
-            let p0 = Params::new(shapes.iter().map(|&(r, c)| qmat(r, c, &mut rng)).collect());
-            let eta = Q::from((1, rng.random_range(10..=30)));
-            let rho = Q::from((1, rng.random_range(5..=20)));
+            let (Problem { model, p0 }, eta, rho) = draw(&cases, 3000 + seed);
             // USAM is a polynomial map: exact in rationals. GD is the case rho = 0.
             let method = if seed % 4 == 3 { Method::Gd { eta: 0.1 } } else { Method::Usam { eta: 0.1, rho: 0.1 } };
             let aux = if matches!(method, Method::Gd { .. }) { Q::new() } else { rho };

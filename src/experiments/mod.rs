@@ -10,9 +10,11 @@ pub mod demo;
 pub mod dmf_completion;
 pub mod dmf_dynamics;
 mod fibres;
+#[cfg(feature = "testing")]
 mod foundation;
 mod orders_discrete;
 mod sam_momentum;
+pub mod stability;
 
 use crate::error::{Error, Result};
 use crate::report::{write_json, Figure};
@@ -125,6 +127,7 @@ pub struct Experiment {
 /// Every named experiment.
 pub fn all() -> Vec<Experiment> {
     let mut v = Vec::new();
+    #[cfg(feature = "testing")]
     v.extend(foundation::experiments());
     v.extend(continuous::experiments());
     v.extend(fibres::experiments());
@@ -134,6 +137,7 @@ pub fn all() -> Vec<Experiment> {
     v.extend(dmf_completion::experiments());
     v.extend(dmf_dynamics::experiments());
     v.extend(conservation_laws::experiments());
+    v.extend(stability::experiments());
     v
 }
 
