@@ -601,7 +601,8 @@ impl ExperimentSpec {
                         monitor.track(DiagonalBalance, Law::Conserved)
                     }
                     (Arch::Factor { .. } | Arch::FactorOp { .. }, None) => monitor.track(FactorBalance, Law::Conserved),
-                    (_, Some(_)) => monitor,
+                    // XXᵀ has no balancedness: only the loss is tracked.
+                    (Arch::SymFactor { .. }, None) | (_, Some(_)) => monitor,
                 };
                 monitor = monitor.track(LossValue, Law::NonIncreasing);
                 let save_times = match &self.save {

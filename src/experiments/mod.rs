@@ -4,11 +4,14 @@
 //! and tests call the same functions.
 
 mod closed_forms;
+pub mod connectivity;
 mod continuous;
 pub mod demo;
 mod fibres;
 mod foundation;
+mod gd_trace;
 mod orders_discrete;
+pub mod overparam_slowdown;
 mod sam_momentum;
 
 use crate::error::{Error, Result};
@@ -122,6 +125,8 @@ pub fn all() -> Vec<Experiment> {
     v.extend(closed_forms::experiments());
     v.extend(sam_momentum::experiments());
     v.extend(demo::experiments());
+    v.extend(connectivity::experiments());
+    v.extend(overparam_slowdown::experiments());
     v
 }
 
