@@ -6,12 +6,13 @@ use proptest::prelude::*;
 /// Random model of any architecture and loss kind, data from a seed.
 fn model_for(kind: u8, dims: &[usize], loss_kind: u8, seed: u64) -> (Model<f64>, Params<f64>) {
     let mut rng = data::rng(seed);
-    let arch = match kind % 5 {
+    let arch = match kind % 6 {
         0 => Arch::deep_linear(dims).unwrap(),
         1 => Arch::DiagonalUV { d: dims[0] },
         2 => Arch::DiagonalSq { d: dims[0] },
         3 => Arch::Factor { d1: dims[0], d2: dims[1], r: dims[dims.len() - 1] },
-        _ => Arch::FactorOp { d: dims[0] },
+        4 => Arch::FactorOp { d: dims[0] },
+        _ => Arch::SymFactor { d: dims[0], k: dims[1] },
     };
     let (r, c) = arch.output_shape();
     let w_star = data::gaussian(r, c, 1.0, &mut rng);
@@ -32,7 +33,8 @@ fn model_for(kind: u8, dims: &[usize], loss_kind: u8, seed: u64) -> (Model<f64>,
 /// Largest |analytic - five-point central difference| over all entries, relative to
 /// max(1, |grad|_inf). The stencil `[8(f(h) - f(-h)) - (f(2h) - f(-2h))]/(12h)` is exact for
 /// polynomials of degree <= 4, and along one coordinate every loss here is such a polynomial
-/// (the product map is multilinear in the blocks, or quadratic in `u_i` for `u*u - v*v`, and the
+/// (the product map is multilinear in the blocks, or quadratic in `u_i` for `u*u - v*v` and in
+/// `X_ij` for `XX^T`, and the
 /// losses are quadratic), so the only error left is round-off, about `eps*|f|/h`.
 fn fd_error<S: Real>(model: &Model<S>, p: &Params<S>, h: &S) -> f64 {
     let (_, g) = model.grad(p);
@@ -57,7 +59,7 @@ proptest! {
 
     #[test]
     fn gradient_matches_finite_differences_f64(
-        kind in 0u8..5, loss_kind in 0u8..4, seed in 0u64..1000,
+        kind in 0u8..6, loss_kind in 0u8..4, seed in 0u64..1000,
         dims in prop::collection::vec(1usize..5, 2..6),
     ) {
         let (model, p) = model_for(kind, &dims, loss_kind, seed);
@@ -69,7 +71,7 @@ proptest! {
 
     #[test]
     fn gradient_matches_finite_differences_mpfr256(
-        kind in 0u8..5, loss_kind in 0u8..4, seed in 0u64..1000,
+        kind in 0u8..6, loss_kind in 0u8..4, seed in 0u64..1000,
         dims in prop::collection::vec(1usize..4, 2..5),
     ) {
         let (model, p) = model_for(kind, &dims, loss_kind, seed);

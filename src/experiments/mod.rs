@@ -5,6 +5,7 @@
 
 mod closed_forms;
 pub mod conservation_laws;
+pub mod connectivity;
 mod continuous;
 pub mod demo;
 pub mod dmf_completion;
@@ -12,7 +13,9 @@ pub mod dmf_dynamics;
 mod fibres;
 #[cfg(feature = "testing")]
 mod foundation;
+mod gd_trace;
 mod orders_discrete;
+pub mod overparam_slowdown;
 mod sam_momentum;
 pub mod stability;
 
@@ -138,6 +141,8 @@ pub fn all() -> Vec<Experiment> {
     v.extend(dmf_dynamics::experiments());
     v.extend(conservation_laws::experiments());
     v.extend(stability::experiments());
+    v.extend(connectivity::experiments());
+    v.extend(overparam_slowdown::experiments());
     v
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 /// | `DiagonalSq` | `u, v` (each `1×d`) | `β = u⊙u − v⊙v` (`1×d`) |
 /// | `Factor` | `X (d_1×r), Y (d_2×r)` | `XYᵀ` (NOP; vector case `r = 1`, LoRA case `r > 1`) |
 /// | `FactorOp` | `x, y` (each `d×1`) | `xᵀy` (`1×1`, OP) |
+/// | `SymFactor` | `X (d×k)` | `XXᵀ` (`d×d`, symmetric PSD; over-parametrized when `k` exceeds the rank sought) |
 ///
 /// Diagonal predictors are rows so that a regression loss `(1/2n)‖βX − y‖²` with samples as the
 /// columns of `X` has the same form as for deep networks.
@@ -48,6 +49,13 @@ pub enum Arch {
         /// Dimension of `x` and `y`.
         d: usize,
     },
+    /// Symmetric factorization `XXᵀ` (Burer–Monteiro).
+    SymFactor {
+        /// Rows of `X` (the end-to-end matrix is `d×d`).
+        d: usize,
+        /// Columns of `X`.
+        k: usize,
+    },
 }
 
 impl Arch {
@@ -82,6 +90,11 @@ impl Arch {
                     return Err(Error::invalid("d1, d2, r", format!("all must be >= 1, got {d1}, {d2}, {r}")));
                 }
             }
+            Arch::SymFactor { d, k } => {
+                if *d == 0 || *k == 0 {
+                    return Err(Error::invalid("d, k", format!("both must be >= 1, got {d}, {k}")));
+                }
+            }
         }
         Ok(())
     }
@@ -94,6 +107,7 @@ impl Arch {
             Arch::DiagonalSq { d } => format!("diagonal u^2-v^2 (d={d})"),
             Arch::Factor { d1, d2, r } => format!("factor XY^T ({d1}x{r}, {d2}x{r})"),
             Arch::FactorOp { d } => format!("factor x^T y (d={d})"),
+            Arch::SymFactor { d, k } => format!("symmetric factor XX^T ({d}x{k})"),
         }
     }
 
@@ -104,6 +118,7 @@ impl Arch {
             Arch::DiagonalUV { d } | Arch::DiagonalSq { d } => (1, *d),
             Arch::Factor { d1, d2, .. } => (*d1, *d2),
             Arch::FactorOp { .. } => (1, 1),
+            Arch::SymFactor { d, .. } => (*d, *d),
         }
     }
 
@@ -114,6 +129,7 @@ impl Arch {
             Arch::DiagonalUV { d } | Arch::DiagonalSq { d } => vec![(1, *d), (1, *d)],
             Arch::Factor { d1, d2, r } => vec![(*d1, *r), (*d2, *r)],
             Arch::FactorOp { d } => vec![(*d, 1), (*d, 1)],
+            Arch::SymFactor { d, k } => vec![(*d, *k)],
         }
     }
 
@@ -153,6 +169,7 @@ impl Arch {
             }
             Arch::Factor { .. } => Mat::gemm_into(&b[0], false, &b[1], true, false, out),
             Arch::FactorOp { .. } => Mat::gemm_into(&b[0], true, &b[1], false, false, out),
+            Arch::SymFactor { .. } => Mat::gemm_into(&b[0], false, &b[0], true, false, out),
         }
     }
 
@@ -202,6 +219,11 @@ impl Arch {
                 let (gx, gy) = two_mut(&mut out.blocks);
                 *gx = b[1].scaled(s);
                 *gy = b[0].scaled(s);
+            }
+            Arch::SymFactor { .. } => {
+                // d⟨G, XXᵀ⟩ = ⟨G, dX Xᵀ + X dXᵀ⟩ = ⟨(G + Gᵀ)X, dX⟩.
+                Mat::gemm_into(g, false, &b[0], false, false, &mut out.blocks[0]);
+                Mat::gemm_into(g, true, &b[0], false, true, &mut out.blocks[0]);
             }
         }
     }
