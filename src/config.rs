@@ -465,11 +465,11 @@ impl ExperimentSpec {
         Ok((model, p0))
     }
 
-    /// The discrete method with its exact step size and second hyperparameter (ρ, β or α), and the
-    /// number of steps; `None` when the file describes a flow.
-    pub fn discrete(&self) -> Option<(&Method, &Q, &Q, usize)> {
+    /// The discrete method with its exact hyperparameters, and the number of steps; `None` when
+    /// the file describes a flow.
+    pub fn discrete(&self) -> Option<(&Method<Q>, usize)> {
         match &self.dynamics {
-            Dynamics::Discrete { method, eta, aux, steps, .. } => Some((method, eta, aux, *steps)),
+            Dynamics::Discrete { method, steps, .. } => Some((method, *steps)),
             Dynamics::GradientFlow { .. } => None,
         }
     }

@@ -116,7 +116,7 @@ impl MaskGraph {
     /// The graph of the observed entries of a completion loss; any other loss is an error.
     pub fn of_loss<S: Scalar>(loss: &Loss<S>) -> Result<Self> {
         match loss {
-            Loss::Completion { shape, entries } => {
+            Loss::Completion { shape, entries, .. } => {
                 let pos: Vec<(usize, usize)> = entries.iter().map(|(i, j, _)| (*i, *j)).collect();
                 Self::new(*shape, &pos)
             }

@@ -108,6 +108,7 @@ pub fn phi(arch: &Arch) -> Vec<Poly> {
         }
         Arch::Factor { .. } => b[0].matmul(&b[1].t()).entries().to_vec(),
         Arch::FactorOp { .. } => b[0].t().matmul(&b[1]).entries().to_vec(),
+        Arch::SymFactor { .. } => b[0].matmul(&b[0].t()).entries().to_vec(),
     }
 }
 
@@ -139,6 +140,8 @@ pub fn balancedness(arch: &Arch) -> Vec<Poly> {
         Arch::DiagonalSq { .. } => b[0].entries().iter().zip(b[1].entries()).map(|(u, v)| u.mul(v)).collect(),
         Arch::Factor { .. } => b[0].t().matmul(&b[0]).sub(&b[1].t().matmul(&b[1])).upper_triangle(),
         Arch::FactorOp { .. } => b[0].matmul(&b[0].t()).sub(&b[1].matmul(&b[1].t())).upper_triangle(),
+        // XXᵀ has one factor: no balancedness between factors.
+        Arch::SymFactor { .. } => Vec::new(),
     }
 }
 
@@ -161,6 +164,7 @@ pub fn variable_names(arch: &Arch) -> Vec<String> {
             Arch::DiagonalUV { .. } | Arch::DiagonalSq { .. } => ["u", "v"][b].into(),
             Arch::Factor { .. } => ["X", "Y"][b].into(),
             Arch::FactorOp { .. } => ["x", "y"][b].into(),
+            Arch::SymFactor { .. } => "X".into(),
         }
     };
     let mut names = Vec::new();

@@ -209,7 +209,7 @@ pub fn theorem_points(depth: usize, t1: f64, dt: f64, h: f64) -> Result<Vec<Theo
         } else {
             None
         };
-        out.push(TheoremPoint { depth, t: *t, field_gap: gap, fd_gap });
+        out.push(TheoremPoint { depth, t: t.to_f64(), field_gap: gap, fd_gap });
     }
     Ok(out)
 }

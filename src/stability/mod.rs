@@ -201,13 +201,12 @@ pub fn along<S: Real>(
 /// The step map of an experiment file's discrete method (full-batch: a mini-batch setting is
 /// ignored, the Hessian is that of the whole loss), in the number type of `proto`.
 pub fn step_map<S: Scalar>(
-    method: &crate::optim::Method,
-    eta: &crate::scalar::Q,
-    aux: &crate::scalar::Q,
+    method: &crate::optim::Method<crate::scalar::Q>,
     proto: &S,
 ) -> Result<StepMap<S>> {
     use crate::optim::Method;
-    let (eta, aux) = (proto.from_q_like(eta), proto.from_q_like(aux));
+    let eta = proto.from_q_like(method.eta());
+    let aux = method.aux().map_or_else(|| proto.zero_like(), |a| proto.from_q_like(a));
     Ok(match method {
         Method::Gd { .. } => StepMap::Gd { eta },
         Method::HeavyBall { .. } => StepMap::HeavyBall { eta, beta: aux },
@@ -226,10 +225,10 @@ pub fn step_map<S: Scalar>(
 /// The reports of `linflow stability FILE`: the file's model, starting point and discrete method
 /// in the precision of `proto`, analyzed where `at` says.
 pub fn from_spec<S: Real>(spec: &crate::config::ExperimentSpec, proto: &S, at: At) -> Result<Vec<PointReport>> {
-    let (method, eta, aux, steps) = spec.discrete().ok_or_else(|| {
+    let (method, steps) = spec.discrete().ok_or_else(|| {
         crate::error::Error::invalid("method", "the stability of a step needs a discrete method, not a flow")
     })?;
-    let map = step_map(method, eta, aux, proto)?;
+    let map = step_map(method, proto)?;
     let (model, p0) = spec.problem(proto)?;
     along(&model, &map, &p0, steps, at)
 }

@@ -55,13 +55,13 @@ impl fmt::Debug for Problem {
         match &self.model.loss {
             Loss::Target { phi } => write!(f, "target Φ = {}", mat(phi))?,
             Loss::Regression { x, y, .. } => write!(f, "regression X = {}, Y = {}", mat(x), mat(y))?,
-            Loss::Sensing { a, y } => write!(
+            Loss::Sensing { a, y, .. } => write!(
                 f,
                 "sensing A = [{}], y = [{}]",
                 a.iter().map(mat).collect::<Vec<_>>().join(", "),
                 y.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
             )?,
-            Loss::Completion { shape, entries } => write!(
+            Loss::Completion { shape, entries, .. } => write!(
                 f,
                 "completion {}x{} on [{}]",
                 shape.0,
@@ -153,18 +153,14 @@ impl Dynamics {
 
     /// The optimizer of a discrete method in the number type of `proto` (`None` for a flow).
     pub fn optimizer<S: Scalar>(&self, proto: &S) -> Result<Option<Optimizer<S>>> {
-        let f = |q: &Q| q.to_f64();
-        let (method, eta, aux, batch) = match self {
-            Dynamics::Gd { eta } => (Method::Gd { eta: f(eta) }, eta, Q::new(), None),
-            Dynamics::Sgd { eta, batch, seed } => (Method::Gd { eta: f(eta) }, eta, Q::new(), Some((*batch, *seed))),
-            Dynamics::Sam { eta, rho } => (Method::Sam { eta: f(eta), rho: f(rho) }, eta, rho.clone(), None),
-            Dynamics::Usam { eta, rho } => (Method::Usam { eta: f(eta), rho: f(rho) }, eta, rho.clone(), None),
-            Dynamics::HeavyBall { eta, beta } => {
-                (Method::HeavyBall { eta: f(eta), beta: f(beta) }, eta, beta.clone(), None)
-            }
-            Dynamics::Nesterov { eta, beta } => {
-                (Method::Nesterov { eta: f(eta), beta: f(beta) }, eta, beta.clone(), None)
-            }
+        let f = |q: &Q| proto.from_q_like(q);
+        let (method, batch) = match self {
+            Dynamics::Gd { eta } => (Method::Gd { eta: f(eta) }, None),
+            Dynamics::Sgd { eta, batch, seed } => (Method::Gd { eta: f(eta) }, Some((*batch, *seed))),
+            Dynamics::Sam { eta, rho } => (Method::Sam { eta: f(eta), rho: f(rho) }, None),
+            Dynamics::Usam { eta, rho } => (Method::Usam { eta: f(eta), rho: f(rho) }, None),
+            Dynamics::HeavyBall { eta, beta } => (Method::HeavyBall { eta: f(eta), beta: f(beta) }, None),
+            Dynamics::Nesterov { eta, beta } => (Method::Nesterov { eta: f(eta), beta: f(beta) }, None),
             Dynamics::GradientFlow { .. } => return Ok(None),
         };
         if matches!(self, Dynamics::Sam { .. }) && proto.precision().is_none() {
@@ -172,7 +168,7 @@ impl Dynamics {
                 "SAM's normalization needs a square root: check SAM in MPFR (USAM runs in rationals)".into(),
             ));
         }
-        let mut opt = Optimizer::new(method, proto)?.with_exact(proto.from_q_like(eta), proto.from_q_like(&aux));
+        let mut opt = Optimizer::exact(method)?;
         if let Some((size, seed)) = batch {
             opt = opt.with_batches(size, seed);
         }

@@ -296,7 +296,7 @@ pub fn check_states<S: Scalar>(
         Ok(t) => {
             v.outcome = t.outcome.clone();
             for (k, (time, p)) in t.times.iter().zip(&t.states).enumerate() {
-                residuals(&mut v, claim(&model, *time, p), k);
+                residuals(&mut v, claim(&model, time.to_f64(), p), k);
             }
             v
         }

@@ -249,7 +249,7 @@ pub fn alpha_scaled(arch: &Arch, alpha: &Q) -> Params<Q> {
             .collect(),
         Arch::DiagonalUV { d } => vec![ones(*d), Mat::zeros(1, *d, &Q::new())],
         Arch::DiagonalSq { d } => vec![ones(*d), ones(*d)],
-        Arch::Factor { .. } | Arch::FactorOp { .. } => {
+        Arch::Factor { .. } | Arch::FactorOp { .. } | Arch::SymFactor { .. } => {
             arch.param_shapes().into_iter().map(|(rows, cols)| Mat::eye(rows, cols, &Q::new()).scaled(&a)).collect()
         }
     };
