@@ -336,9 +336,9 @@ pub fn figures(m: &Measured) -> Vec<Figure> {
     let label = |d: usize| if d == 1 { "nuclear norm (depth 1)".to_string() } else { format!("depth {d}") };
     let mut fig_k = Figure::new(
         "dmf_error_vs_k",
-        &format!("Matrix completion, {n}x{n} rank {r}: test error vs observations", n = s.n, r = s.rank),
+        format!("Matrix completion, {n}x{n} rank {r}: test error vs observations", n = s.n, r = s.rank),
         "observed entries k",
-        &format!("test MSE (mean over {} seeds, init {:e})", s.seeds.len(), s.inits[0]),
+        format!("test MSE (mean over {} seeds, init {:e})", s.seeds.len(), s.inits[0]),
     )
     .log_y();
     for d in std::iter::once(1).chain(s.depths.iter().copied()) {
@@ -347,7 +347,7 @@ pub fn figures(m: &Measured) -> Vec<Figure> {
     }
     let mut fig_i = Figure::new(
         "dmf_error_vs_init",
-        &format!("Test error vs init scale at k = {}", s.k_main),
+        format!("Test error vs init scale at k = {}", s.k_main),
         "init scale",
         "test MSE",
     )
