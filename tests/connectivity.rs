@@ -194,11 +194,11 @@ fn connectivity_experiment_quick() {
     for c in &checks {
         println!("{} {}: {} (tol {})", if c.pass { "ok  " } else { "FAIL" }, c.name, c.observed, c.tolerance);
     }
-    assert!(checks.iter().all(|c| c.pass));
     let c = &m.connected;
-    // Independent truth 1: the ground truth U V^T has entry (0,0) = 1 (U_0 = (1,0,1), V_0 = (1,1,0)).
-    assert_eq!(c.x_star, 1.0);
-    assert_eq!(*c.truth.get(0, 0), 1.0);
+    assert!(checks.iter().all(|c| c.pass));
+    // Independent truth 1: the ground truth U V^T has entry (0,0) = 8 (U_0 = (-2,2,-2), V_0 = (0,2,-2)).
+    assert_eq!(c.x_star, 8.0);
+    assert_eq!(*c.truth.get(0, 0), 8.0);
     // Independent truth 2: the learned matrix at the smallest variance is singular: its determinant
     // relative to the product of its singular values' scale is at round-off level.
     let last = c.learned.len() - 1;
