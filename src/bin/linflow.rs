@@ -362,7 +362,10 @@ fn laws_cmd(file: &Path, json: bool) -> linflow::error::Result<()> {
     }
     println!("architecture:      {}", c.arch);
     println!("parameters:        {}", c.parameters);
-    println!("lie_dimension:     {} (dim W_phi {}; by bracket level {:?})", c.lie_dimension, c.span_dimension, c.rank_by_level);
+    println!(
+        "lie_dimension:     {} (dim W_phi {}; by bracket level {:?})",
+        c.lie_dimension, c.span_dimension, c.rank_by_level
+    );
     println!("laws:              {}", c.laws);
     println!("balancedness_laws: {} (independent, of {} entries)", c.balancedness_laws, c.balancedness_entries);
     if c.balancedness_complete() {

@@ -59,7 +59,11 @@ impl PolyMat {
     }
     /// `self − other`.
     pub fn sub(&self, other: &PolyMat) -> PolyMat {
-        PolyMat { rows: self.rows, cols: self.cols, data: self.data.iter().zip(&other.data).map(|(a, b)| a.sub(b)).collect() }
+        PolyMat {
+            rows: self.rows,
+            cols: self.cols,
+            data: self.data.iter().zip(&other.data).map(|(a, b)| a.sub(b)).collect(),
+        }
     }
     /// Entries `(i, j)` with `i ≤ j` of a square matrix (the independent entries of a symmetric one).
     pub fn upper_triangle(&self) -> Vec<Poly> {
@@ -130,10 +134,9 @@ pub fn generators(arch: &Arch) -> Vec<PolyField> {
 pub fn balancedness(arch: &Arch) -> Vec<Poly> {
     let b = blocks(arch);
     match arch {
-        Arch::DeepLinear { .. } => b
-            .windows(2)
-            .flat_map(|w| w[1].t().matmul(&w[1]).sub(&w[0].matmul(&w[0].t())).upper_triangle())
-            .collect(),
+        Arch::DeepLinear { .. } => {
+            b.windows(2).flat_map(|w| w[1].t().matmul(&w[1]).sub(&w[0].matmul(&w[0].t())).upper_triangle()).collect()
+        }
         Arch::DiagonalUV { .. } => {
             b[0].entries().iter().zip(b[1].entries()).map(|(u, v)| u.mul(u).sub(&v.mul(v))).collect()
         }
@@ -171,7 +174,11 @@ pub fn variable_names(arch: &Arch) -> Vec<String> {
     for (b, (r, c)) in arch.param_shapes().into_iter().enumerate() {
         for i in 0..r {
             for j in 0..c {
-                names.push(if vector { format!("{}[{}]", label(b), i.max(j)) } else { format!("{}[{i},{j}]", label(b)) });
+                names.push(if vector {
+                    format!("{}[{}]", label(b), i.max(j))
+                } else {
+                    format!("{}[{i},{j}]", label(b))
+                });
             }
         }
     }
