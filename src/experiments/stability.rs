@@ -28,6 +28,11 @@ use crate::trajectory::Save;
 /// Heavy ball's momentum in the regime experiment.
 pub const BETA: f64 = 0.81;
 
+/// A labelled GD run: `(label, η, (step, loss) points)`.
+pub type GdRun = (String, f64, Vec<(f64, f64)>);
+/// A GD step map's spectrum: `(η, spectral radius, eigenvalues as (re, im))`.
+pub type GdSpectrum = (f64, f64, Vec<(f64, f64)>);
+
 /// What the experiment measured.
 #[derive(Clone, Debug)]
 pub struct Measured {
@@ -40,11 +45,11 @@ pub struct Measured {
     /// The bisected step size where the loss turns from decreasing to growing.
     pub gd_measured: f64,
     /// `(label, η, loss per step)` just below and just above the threshold.
-    pub gd_runs: Vec<(String, f64, Vec<(f64, f64)>)>,
+    pub gd_runs: Vec<GdRun>,
     /// Final over initial loss just below (first) and just above (second) the threshold.
     pub gd_ratio: (f64, f64),
     /// `(η, spectral radius, eigenvalues)` of the GD step map just below and above.
-    pub gd_spectra: Vec<(f64, f64, Vec<(f64, f64)>)>,
+    pub gd_spectra: Vec<GdSpectrum>,
     /// Top Hessian eigenvalue of the heavy-ball problem.
     pub hb_h: f64,
     /// Predicted discrete threshold of λh: 1/(1+√β)².

@@ -76,7 +76,7 @@ impl Verdict {
         }
     }
 
-    fn from_report(mut self, r: &LawReport, outcome: &Outcome) -> Self {
+    fn with_report(mut self, r: &LawReport, outcome: &Outcome) -> Self {
         self.checks = r.checks;
         self.worst_abs = r.worst_abs;
         self.worst_rel = r.worst_rel;
@@ -238,7 +238,7 @@ pub fn check<S: Scalar>(
     let v = Verdict::new(claim, problem, dynamics, proto.kind_name(), steps, tol);
     let mut mon = Monitor::new().track(quantity, law);
     match trajectory(problem, proto, dynamics, steps, &mut mon) {
-        Ok(t) => v.from_report(&t.laws[0], &t.outcome),
+        Ok(t) => v.with_report(&t.laws[0], &t.outcome),
         Err(e) => v.failed_to_run(e),
     }
 }
@@ -309,8 +309,8 @@ fn residuals<S: Scalar>(v: &mut Verdict, res: Vec<S>, k: usize) {
         let a = r.abs().to_f64();
         v.checks += 1;
         v.exact_zero &= r.is_zero();
-        // NaN is worse than any number: `!(a <= worst)` catches it, and a NaN once seen stays.
-        if v.checks == 1 || (!v.worst_abs.is_nan() && !(a <= v.worst_abs)) {
+        // NaN is worse than any number, and a NaN once seen stays.
+        if v.checks == 1 || (!v.worst_abs.is_nan() && (a.is_nan() || a > v.worst_abs)) {
             v.worst_abs = a;
             v.worst_rel = a;
             v.at_step = k;

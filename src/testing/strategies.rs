@@ -211,7 +211,7 @@ pub fn balanced(widths: Vec<usize>) -> BoxedStrategy<Params<Q>> {
     let skews: Vec<BoxedStrategy<Mat<Q>>> = widths.iter().map(|&d| skew(d)).collect();
     (skews, prop::collection::vec(rational(1..=4, 1..=3), r))
         .prop_map(move |(skews, s)| {
-            let o: Vec<Mat<Q>> = skews.iter().map(|a| cayley(a)).collect();
+            let o: Vec<Mat<Q>> = skews.iter().map(cayley).collect();
             let blocks =
                 (1..widths.len())
                     .map(|j| {
