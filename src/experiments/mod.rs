@@ -4,8 +4,8 @@
 //! and tests call the same functions.
 
 mod closed_forms;
-pub mod conservation_laws;
 pub mod connectivity;
+pub mod conservation_laws;
 mod continuous;
 pub mod demo;
 pub mod dmf_completion;

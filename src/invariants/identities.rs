@@ -111,9 +111,9 @@ pub fn flow_identities<S: Scalar>(
             ids.tracked.push(Tracked::new(DiagonalBalance, Law::Conserved))
         }
         (Factor { .. } | FactorOp { .. }, None) => ids.tracked.push(Tracked::new(FactorBalance, Law::Conserved)),
-        (Arch::SymFactor { .. }, None) => ids
-            .unchecked
-            .push("XX^T has a single factor: no balancedness between factors to conserve".into()),
+        (Arch::SymFactor { .. }, None) => {
+            ids.unchecked.push("XX^T has a single factor: no balancedness between factors to conserve".into())
+        }
         (_, Some(_)) => ids
             .unchecked
             .push(format!("no conserved balance is known for gradient flow on {} with weight decay", arch.name())),

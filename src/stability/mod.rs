@@ -200,10 +200,7 @@ pub fn along<S: Real>(
 
 /// The step map of an experiment file's discrete method (full-batch: a mini-batch setting is
 /// ignored, the Hessian is that of the whole loss), in the number type of `proto`.
-pub fn step_map<S: Scalar>(
-    method: &crate::optim::Method<crate::scalar::Q>,
-    proto: &S,
-) -> Result<StepMap<S>> {
+pub fn step_map<S: Scalar>(method: &crate::optim::Method<crate::scalar::Q>, proto: &S) -> Result<StepMap<S>> {
     use crate::optim::Method;
     let eta = proto.from_q_like(method.eta());
     let aux = method.aux().map_or_else(|| proto.zero_like(), |a| proto.from_q_like(a));
