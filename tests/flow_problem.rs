@@ -178,7 +178,7 @@ fn euler_flow_and_gradient_descent_save_the_same_log_spaced_states_exactly() {
     let (model, p0) = (model.cast(&q), p0.cast(&q));
     let (n, eta) = (40usize, 0.125);
     let save = Save::LogSpaced { count: 7 };
-    let mut opt = Optimizer::new(Method::Gd { eta }, &q).unwrap().with_exact(Q::from((1, 8)), Q::new());
+    let mut opt = Optimizer::exact(Method::Gd { eta: Q::from((1, 8)) }).unwrap();
     let gd = run(&model, &mut opt, &p0, &RunOptions::steps(n).save(save.clone()), &mut Monitor::new()).unwrap();
     let flow = FlowProblem::new(GradientFlow::new(&model), &p0, n as f64 * eta)
         .model(&model)

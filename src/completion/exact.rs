@@ -38,9 +38,10 @@ pub fn determinant<S: Scalar>(a: &Mat<S>) -> Result<S> {
                 continue;
             }
             let f = m[r][k].clone() / pivot.clone();
-            for col in k..n {
-                let v = f.clone() * m[k][col].clone();
-                m[r][col] -= &v;
+            let (upper, lower) = m.split_at_mut(r);
+            for (x, y) in lower[0][k..n].iter_mut().zip(&upper[k][k..n]) {
+                let v = f.clone() * y.clone();
+                *x -= &v;
             }
         }
     }

@@ -121,6 +121,10 @@ impl Poly {
     pub fn len(&self) -> usize {
         self.terms.len()
     }
+    /// Whether it has no terms (the zero polynomial).
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
     /// Whether it is the zero polynomial.
     pub fn is_zero(&self) -> bool {
         self.terms.is_empty()

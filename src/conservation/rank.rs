@@ -54,8 +54,7 @@ impl Echelon {
                 lcm.lcm_mut(q.denom());
             }
         }
-        let mut r: Vec<Integer> =
-            row.iter().map(|q| Integer::from(q.numer() * Integer::from(&lcm / q.denom()))).collect();
+        let mut r: Vec<Integer> = row.iter().map(|q| q.numer() * Integer::from(&lcm / q.denom())).collect();
         remove_content(&mut r);
         // Each stored row vanishes at the pivots of the rows stored before it, so one pass in
         // insertion order leaves `r` zero at every pivot.

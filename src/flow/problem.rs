@@ -73,13 +73,10 @@ impl<'a, S: Scalar, F: VectorField<S>> FlowProblem<'a, S, F> {
         if !(self.t1.is_finite() && self.t1 >= 0.0) {
             return Err(Error::invalid("t1", format!("must be finite and >= 0, got {}", self.t1)));
         }
-        match &self.save {
-            Save::Times { times } => {
-                if let Some(t) = times.iter().find(|t| !(t.is_finite() && **t >= 0.0)) {
-                    return Err(Error::invalid("save_times", format!("times must be finite and >= 0, got {t}")));
-                }
+        if let Save::Times { times } = &self.save {
+            if let Some(t) = times.iter().find(|t| !(t.is_finite() && **t >= 0.0)) {
+                return Err(Error::invalid("save_times", format!("times must be finite and >= 0, got {t}")));
             }
-            _ => {}
         }
         if !self.y0.is_finite() {
             return Err(Error::invalid("y0", "the initial state must have finite entries"));
