@@ -197,11 +197,8 @@ fn graph(files: &BTreeMap<String, String>) -> BTreeMap<Vec<String>, BTreeSet<Vec
     let names: BTreeSet<Vec<String>> = modules.keys().cloned().collect();
     let mut g = BTreeMap::new();
     for (m, src) in &modules {
-        let deps: BTreeSet<Vec<String>> = dependency_paths(&code_of(src))
-            .iter()
-            .filter_map(|p| resolve(p, m, &names))
-            .filter(|d| d != m)
-            .collect();
+        let deps: BTreeSet<Vec<String>> =
+            dependency_paths(&code_of(src)).iter().filter_map(|p| resolve(p, m, &names)).filter(|d| d != m).collect();
         g.insert(m.clone(), deps);
     }
     g
@@ -325,7 +322,10 @@ fn the_parser_sees_a_cycle_through_use_and_super_and_ignores_reexports() {
     let mut files: BTreeMap<String, String> = BTreeMap::new();
     files.insert("lib.rs".into(), file("pub mod a;\n"));
     files.insert("a/mod.rs".into(), file("pub mod b;\npub mod c;\npub use self::b::Thing;\npub trait T {}\n"));
-    files.insert("a/b.rs".into(), file("use super::T;\n/// [`crate::a::c`] in a doc link is no edge\npub struct Thing;\n"));
+    files.insert(
+        "a/b.rs".into(),
+        file("use super::T;\n/// [`crate::a::c`] in a doc link is no edge\npub struct Thing;\n"),
+    );
     files.insert("a/c.rs".into(), file("pub fn f() -> usize { crate::a::b::Thing; 1 }\n"));
     assert_eq!(find_cycle(&graph(&files)), None, "{:?}", graph(&files));
     // Now b also uses c through a grouped import, and c's inline path points to b: b <-> c.

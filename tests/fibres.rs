@@ -12,7 +12,9 @@ use linflow::closed_form::balancing::{
     metric_operator, moment_flow_n2, moment_flow_rates, moment_map_derivative, push_forward, regularizer_flow_mu,
     regularizer_flow_scalar,
 };
-use linflow::closed_form::end_to_end::{end_to_end_field, preconditioner_spectrum, product_velocity, singular_value_rates};
+use linflow::closed_form::end_to_end::{
+    end_to_end_field, preconditioner_spectrum, product_velocity, singular_value_rates,
+};
 use linflow::closed_form::lindsey_menon::{
     act, balanced_point, kempf_ness_minimum, lie_action, moment_map, orbit_descent, regularizer, solve as lin_solve,
     sym_eigen,

@@ -236,7 +236,8 @@ impl<S: Scalar, F: VectorField<S>> FlowProblem<'_, S, F> {
                 FixedStep::new(*h, ExplicitRk::new(integrator.tableau(&proto)?, y0)?).integrate(field, y0, &mut rec)?
             }
             Integrator::GaussLegendre { h, .. } => {
-                FixedStep::new(*h, GaussLegendre::new(integrator.tableau(&proto)?, y0)?).integrate(field, y0, &mut rec)?
+                FixedStep::new(*h, GaussLegendre::new(integrator.tableau(&proto)?, y0)?)
+                    .integrate(field, y0, &mut rec)?
             }
             Integrator::Dopri5 { rtol, atol } => {
                 DormandPrince { eighth: false, rtol: *rtol, atol: *atol }.integrate(field, y0, &mut rec)?
@@ -244,13 +245,13 @@ impl<S: Scalar, F: VectorField<S>> FlowProblem<'_, S, F> {
             Integrator::Dop853 { rtol, atol } => {
                 DormandPrince { eighth: true, rtol: *rtol, atol: *atol }.integrate(field, y0, &mut rec)?
             }
-            Integrator::Dp5 { rtol, atol } => {
-                EmbeddedRk { pair: EmbeddedPair::dopri5(&0.0), rtol: *rtol, atol: *atol }.integrate(field, y0, &mut rec)?
+            Integrator::Dp5 { rtol, atol } => EmbeddedRk { pair: EmbeddedPair::dopri5(&0.0), rtol: *rtol, atol: *atol }
+                .integrate(field, y0, &mut rec)?,
+            Integrator::Dp8 { rtol, atol } => EmbeddedRk { pair: EmbeddedPair::dopri8(&0.0), rtol: *rtol, atol: *atol }
+                .integrate(field, y0, &mut rec)?,
+            Integrator::Gbs { rtol, atol } => {
+                Extrapolation { rtol: *rtol, atol: *atol }.integrate(field, y0, &mut rec)?
             }
-            Integrator::Dp8 { rtol, atol } => {
-                EmbeddedRk { pair: EmbeddedPair::dopri8(&0.0), rtol: *rtol, atol: *atol }.integrate(field, y0, &mut rec)?
-            }
-            Integrator::Gbs { rtol, atol } => Extrapolation { rtol: *rtol, atol: *atol }.integrate(field, y0, &mut rec)?,
         }
         Ok(self.trajectory(integrator, rec))
     }

@@ -172,4 +172,3 @@ impl<S: Scalar> VectorField<S> for FastSlow<'_, S> {
         "fast-slow: gradient flow + (1/eps) balancing flow (a)".into()
     }
 }
-

@@ -93,4 +93,3 @@ impl<S: Scalar> VectorField<S> for HeavyBallFlow<'_, S> {
         format!("heavy-ball flow (lambda = {})", self.lambda.to_f64())
     }
 }
-
