@@ -11,6 +11,7 @@ mod dopri;
 pub mod embedded;
 pub mod fields;
 mod gbs;
+pub mod nesterov;
 mod rk;
 pub mod tableau;
 
