@@ -169,7 +169,12 @@ impl Truth {
         let q = Q::new();
         let m = match self {
             Truth::Gaussian { scale } => data::gaussian(shape.0, shape.1, *scale, rng).cast(&q),
-            Truth::LowRank { rank } => data::low_rank(shape.0, shape.1, *rank, rng).cast(&q),
+            Truth::LowRank { rank } => {
+                if *rank > shape.0.min(shape.1) {
+                    return Err(bad(field, format!("rank {rank} exceeds min{shape:?} of the end-to-end shape")));
+                }
+                data::low_rank(shape.0, shape.1, *rank, rng).cast(&q)
+            }
             Truth::Sparse { s } => {
                 if shape.0 != 1 {
                     return Err(bad(field, "sparse truths are rows (diagonal networks)"));

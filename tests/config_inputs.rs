@@ -322,8 +322,9 @@ fn a_rational_step_gives_the_exact_rk4_polynomial() {
     let body = scalar_flow("2", "1", "gradient_flow", "{ kind = \"rk4\", h = \"1/10\" }", "\"3/10\"", "");
     let r = ExperimentSpec::parse(&body, "t").unwrap().run(Some(PrecisionChoice::Exact)).unwrap();
     let h = Q::from((1, 10));
-    let r1 = Q::from(1) - h.clone() + h.clone().square() / 2 - h.clone().square() * h.clone() / 6
-        + h.clone().square().square() / 24;
+    let (h2, h3) = (Q::from(&h * &h), Q::from(&h * &h) * &h);
+    let h4 = Q::from(&h2 * &h2);
+    let r1: Q = Q::from(1) - h + h2 / 2 - h3 / 6 + h4 / 24;
     let expect = Q::from(1) + r1.clone() * r1.clone() * r1;
     assert_eq!(r.final_state[0][0][0], expect.to_string());
 }
@@ -401,7 +402,7 @@ fn orthogonal_and_balanced_inits_are_computed_at_the_working_precision() {
     assert!(p64.iter().any(|b| gram_defect(b) > 1e-20));
 
     let balanced = variant(
-        &variant(GD, "kind = \"gaussian\"\nscale = 0.5", "kind = \"balanced\"\nproduct = [[2, \"1/3\"], [0, 1]]"),
+        &variant(GD, "kind = \"gaussian\"\nscale = 0.5\nseed = 1", "kind = \"balanced\"\nproduct = [[2, \"1/3\"], [0, 1]]"),
         "steps = 5",
         "steps = 0",
     );
@@ -493,7 +494,7 @@ target = [[2, "1/2"], [0, 1]]
 kind = "identity"
 [method]
 kind = "KIND"
-integrator = { kind = "rk4", h = "1/50" }
+integrator = { kind = "rk4", h = "1/100" }
 EXTRA
 [run]
 t1 = "1/2"
@@ -516,7 +517,9 @@ save = { times = ["1/4"] }
         let body = base.replace("KIND", kind).replace("EXTRA", extra);
         let r = ExperimentSpec::parse(&body, kind).unwrap().run(Some(PrecisionChoice::F64));
         let r = r.unwrap_or_else(|e| panic!("{kind}: {e}"));
-        assert_eq!(r.trajectory.times, vec![0.0, 0.25, 0.5], "{kind}");
+        // Steps of exactly (1/2)/50: the saves fall on t = 1/4 (step 25) and t1 = 1/2.
+        let t = &r.trajectory.times;
+        assert!(t.len() == 3 && t[0] == 0.0 && (t[1] - 0.25).abs() < 1e-15 && t[2] == 0.5, "{kind}: {t:?}");
         assert!(r.trajectory.outcome.is_done(), "{kind}");
     }
 }
@@ -655,7 +658,11 @@ proptest! {
     #[test]
     fn generated_documents_never_panic_and_errors_name_a_key(doc in document()) {
         let limits = Limits::default();
-        let text = toml::to_string(&doc).unwrap();
+        // Trees TOML cannot write (or read back) are not experiment files: skip them.
+        let Ok(text) = toml::to_string(&doc) else { return Ok(()) };
+        if text.parse::<toml::Table>().is_err() {
+            return Ok(());
+        }
         let outcome = std::panic::catch_unwind(|| {
             ExperimentSpec::parse_with(&text, "gen", &limits).and_then(|s| {
                 for p in [PrecisionChoice::F64, PrecisionChoice::Bits(256), PrecisionChoice::Exact] {
