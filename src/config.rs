@@ -65,14 +65,15 @@ use plan::Estimate;
 use schedule::SaveSpec;
 
 use crate::error::{Error, Result};
-use crate::invariants::{Balancedness, DiagonalBalance, FactorBalance, Law, LawReport, LossValue, MomentMap, Monitor};
+use crate::invariants::{discrete_identities, flow_identities, Identities, Law, LossValue, Tracked};
 use crate::mat::Mat;
 use crate::model::{Arch, Loss, Model};
 use crate::optim::{BarKind, Method, Optimizer};
 use crate::params::Params;
 use crate::run::{run, RunOptions};
 use crate::scalar::{Mp, Scalar, Q};
-use crate::trajectory::Trajectory;
+pub use crate::verdict::{RunReport, Verdict};
+use crate::verdict::TrajectoryText;
 use crate::{data, init};
 use section::{bad, matrices, matrix, num, Section};
 use serde::{Deserialize, Serialize};
@@ -214,7 +215,7 @@ enum InitKind {
 /// Dynamics: a discrete method or a flow.
 #[derive(Clone, Debug)]
 enum Dynamics {
-    Discrete { method: Method, eta: Q, aux: Q, batch: Option<(usize, u64)>, steps: usize },
+    Discrete { method: Method<Q>, batch: Option<(usize, u64)>, steps: usize },
     Flow(FlowSpec),
 }
 
@@ -236,88 +237,6 @@ pub struct ExperimentSpec {
     tolerance: Option<f64>,
     /// Memory and work limits a run must stay within (checked before anything is allocated).
     pub limits: Limits,
-}
-
-/// Which law a quantity is checked against, and its verdict.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Verdict {
-    /// The law's report along the run (worst deviation, where, scale; the per-check series is
-    /// left to `trajectory.json`).
-    #[serde(flatten)]
-    pub report: LawReport,
-    /// Relative tolerance.
-    pub tolerance: f64,
-    /// Whether the law held: `worst_rel ≤ tolerance` (exactly zero deviations when the tolerance is 0).
-    pub pass: bool,
-}
-
-/// What a run of an experiment file produced.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RunReport {
-    /// Experiment name.
-    pub name: String,
-    /// Number type used.
-    pub precision: String,
-    /// Per-law verdicts.
-    pub verdicts: Vec<Verdict>,
-    /// The trajectory with states rounded to `f64`.
-    pub trajectory: Trajectory<f64>,
-    /// The final state printed at full precision (exact fractions for rationals).
-    pub final_state: Vec<Vec<Vec<String>>>,
-    /// The final time of a flow in the run's number type, printed exactly (`7/10` in rationals,
-    /// every digit of an MPFR number); `None` for discrete runs.
-    pub final_time: Option<String>,
-}
-
-impl RunReport {
-    /// Whether the run finished and every law held.
-    pub fn passed(&self) -> bool {
-        self.trajectory.outcome.is_done() && self.verdicts.iter().all(|v| v.pass)
-    }
-
-    /// A short summary (without the states), for `summary.json`.
-    pub fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
-            "name": self.name,
-            "precision": self.precision,
-            "method": self.trajectory.method,
-            "outcome": self.trajectory.outcome,
-            "grad_calls": self.trajectory.grad_calls,
-            "initial_loss": self.trajectory.loss.first(),
-            "final_loss": self.trajectory.loss.last(),
-            "final_time": self.trajectory.times.last(),
-            "verdicts": self.verdicts,
-            "passed": self.passed(),
-            "final_state": self.final_state,
-            "final_time_exact": self.final_time,
-        })
-    }
-
-    /// The verdict table printed by `linflow check`.
-    pub fn table(&self) -> String {
-        let mut s = format!(
-            "{} ({}, {}): {:?}, {} gradient calls\n",
-            self.name, self.precision, self.trajectory.method, self.trajectory.outcome, self.trajectory.grad_calls
-        );
-        s.push_str(&format!(
-            "{:<18} {:<44} {:>11} {:>11} {:>9} {:>7}\n",
-            "quantity", "law", "worst abs", "worst rel", "tolerance", "verdict"
-        ));
-        for v in &self.verdicts {
-            let law: String = v.report.law.chars().take(44).collect();
-            let worst = |x: f64| if v.report.exact_zero { "0 (exact)".to_string() } else { format!("{x:.3e}") };
-            s.push_str(&format!(
-                "{:<18} {:<44} {:>11} {:>11} {:>9.1e} {:>7}\n",
-                v.report.quantity,
-                law,
-                worst(v.report.worst_abs),
-                worst(v.report.worst_rel),
-                v.tolerance,
-                if v.pass { "holds" } else { "FAILS" }
-            ));
-        }
-        s
-    }
 }
 
 impl ExperimentSpec {
@@ -624,109 +543,63 @@ impl ExperimentSpec {
             Error::Dimension { expected, got, .. } => Error::dim("init.blocks", expected, got),
             e => e,
         })?;
-        let mut final_time = None;
-        let traj = match &self.dynamics {
-            Dynamics::Discrete { method, eta, aux, batch, steps } => {
-                let (eta_s, aux_s) = (proto.from_q_like(eta), proto.from_q_like(aux));
-                let mut monitor = self.discrete_laws(method, &eta_s, &aux_s)?;
-                let mut opt = Optimizer::new(method.clone(), proto)?.with_exact(eta_s, aux_s);
+        let (traj, unchecked, horizon_steps, loss_model) = match &self.dynamics {
+            Dynamics::Discrete { method, batch, steps } => {
+                let method = method.map(|q| proto.from_q_like(q));
+                let ids = discrete_identities(&method, &self.arch, model.weight_decay.as_ref());
+                let unchecked = ids.unchecked.clone();
+                let mut monitor = ids.monitor();
+                let mut opt = Optimizer::exact(method)?;
                 if let Some((size, seed)) = batch {
                     opt = opt.with_batches(*size, *seed);
                 }
                 let opts = RunOptions { steps: *steps, save: self.save.discrete(*steps), divergence: self.divergence };
-                run(&model, &mut opt, &p0, &opts, &mut monitor)?
+                (run(&model, &mut opt, &p0, &opts, &mut monitor)?, unchecked, *steps, None)
             }
             Dynamics::Flow(f) => {
                 let plan = FlowPlan::new(f, &self.save, proto)?;
-                let mut monitor = Monitor::new();
-                monitor = match (&f.field, &self.arch, &model.weight_decay) {
-                    (FieldKind::Gradient, Arch::DeepLinear { .. }, Some(l)) => {
+                let only = |law: Law<S>| Identities { tracked: vec![Tracked::new(LossValue, law)], unchecked: vec![] };
+                let ids = match f.field {
+                    FieldKind::Gradient => {
                         // e^{-2λt} in physical time t = C·τ of the solver's time τ.
-                        let law = decay(l.clone() * l.from_i64_like(2) * plan.c.clone()).ok_or_else(|| {
-                            Error::Unsupported(
-                                "the moment map's decay law under weight decay needs exp; run in f64 or MPFR".into(),
-                            )
-                        })?;
-                        monitor.track(MomentMap, law)
+                        let c = plan.c.clone();
+                        flow_identities(&self.arch, model.weight_decay.as_ref(), |r| decay(r * c.clone()))
                     }
-                    (FieldKind::Gradient, Arch::DeepLinear { .. }, None) => monitor.track(Balancedness, Law::Conserved),
-                    (FieldKind::Gradient, Arch::DiagonalUV { .. } | Arch::DiagonalSq { .. }, None) => {
-                        monitor.track(DiagonalBalance, Law::Conserved)
-                    }
-                    (FieldKind::Gradient, Arch::Factor { .. } | Arch::FactorOp { .. }, None) => {
-                        monitor.track(FactorBalance, Law::Conserved)
-                    }
-                    _ => monitor,
+                    // Gradient-like flows (the fast-slow field adds a vertical part orthogonal to
+                    // the gradient) decrease the loss; the balancing flows keep the product.
+                    FieldKind::EndToEnd | FieldKind::FastSlow(_) => only(Law::NonIncreasing),
+                    FieldKind::Regularizer | FieldKind::MomentMap => only(Law::Conserved),
+                    _ => Identities {
+                        tracked: vec![],
+                        unchecked: vec![
+                            "no conserved or monotone quantity is known for this flow: nothing checked".into()
+                        ],
+                    },
                 };
-                monitor = match f.field {
-                    // Gradient-like flows (the fast-slow field adds a vertical part orthogonal
-                    // to the gradient) decrease the loss; the balancing flows keep the product.
-                    FieldKind::Gradient | FieldKind::EndToEnd | FieldKind::FastSlow(_) => {
-                        monitor.track(LossValue, Law::NonIncreasing)
+                let unchecked = ids.unchecked.clone();
+                let mut monitor = ids.monitor();
+                let (mut traj, times, loss_model) = plan.solve(f, &model, &p0, &mut monitor)?;
+                traj.times = times;
+                if f.field.second_order() {
+                    // Outputs hold the position w of the phase state (w, ẇ).
+                    let n = model.arch.depth();
+                    for s in traj.states.iter_mut() {
+                        s.blocks.truncate(n);
                     }
-                    FieldKind::Regularizer | FieldKind::MomentMap => monitor.track(LossValue, Law::Conserved),
-                    _ => monitor,
-                };
-                let (mut traj, times) = plan.solve(f, &model, &p0, &mut monitor)?;
-                traj.times = times.iter().map(Scalar::to_f64).collect();
-                final_time = times.last().map(|t| t.to_string());
-                traj
+                }
+                (traj, unchecked, 0, loss_model)
             }
         };
-        let verdicts = traj
-            .laws
-            .iter()
-            .map(|r| {
-                // With a zero tolerance only exact zeros pass (a non-increasing law: no increase at all).
-                let pass = if tol == 0.0 { r.exact_zero || r.worst_abs <= 0.0 } else { r.worst_rel <= tol };
-                Verdict { report: LawReport { series: Vec::new(), ..r.clone() }, tolerance: tol, pass }
-            })
-            .collect();
-        let final_state = traj
-            .last()
-            .blocks
-            .iter()
-            .map(|m| m.to_rows().iter().map(|r| r.iter().map(|x| x.to_string()).collect()).collect())
-            .collect();
+        let verdicts = traj.laws.iter().map(|r| Verdict::judge(r, tol, &traj.outcome)).collect();
         Ok(RunReport {
             name: self.name.clone(),
             precision: proto.kind_name(),
+            horizon_steps,
             verdicts,
+            unchecked,
+            text: TrajectoryText::new(&traj, loss_model.as_ref().unwrap_or(&model)),
             trajectory: traj.to_f64(),
-            final_state,
-            final_time,
         })
-    }
-
-    fn discrete_laws<S: Scalar>(&self, method: &Method, eta: &S, aux: &S) -> Result<Monitor<S>> {
-        let mon = Monitor::new();
-        let none = || {
-            Err(Error::Unsupported(format!(
-                "no exact per-step law is known for {} on {}; laws exist for GD/SGD on every architecture, \
-                 SAM/USAM on two-factor problems and heavy ball on diagonal u*v networks",
-                method.name(),
-                self.arch.name()
-            )))
-        };
-        let mon = match (method, &self.arch) {
-            (Method::Gd { .. }, Arch::DeepLinear { .. }) => mon.track(Balancedness, Law::gd_balancedness(eta.clone())),
-            (Method::Gd { .. }, Arch::DiagonalUV { .. } | Arch::DiagonalSq { .. }) => {
-                mon.track(DiagonalBalance, Law::gd_diagonal(eta.clone()))
-            }
-            (Method::Gd { .. }, Arch::Factor { .. } | Arch::FactorOp { .. }) if self.weight_decay.is_none() => {
-                mon.track(FactorBalance, Law::sam_factor(eta.clone(), eta.zero_like()))
-            }
-            (Method::Sam { .. } | Method::Usam { .. }, Arch::Factor { .. } | Arch::FactorOp { .. })
-                if self.weight_decay.is_none() =>
-            {
-                mon.track(FactorBalance, Law::sam_factor(eta.clone(), aux.clone()))
-            }
-            (Method::HeavyBall { .. }, Arch::DiagonalUV { .. }) if self.weight_decay.is_none() => {
-                mon.track(DiagonalBalance, Law::heavy_ball_diagonal(eta.clone(), aux.clone()))
-            }
-            _ => return none(),
-        };
-        Ok(mon)
     }
 }
 
@@ -1004,9 +877,8 @@ fn read_dynamics(m: &Section, r: &Section) -> Result<Dynamics> {
         "nbar" | "obar" => "alpha",
         _ => "",
     };
-    let aux = if aux_key.is_empty() { Q::new() } else { m.num_req(aux_key)? };
-    let e = f64_in(&m.field("eta"), &eta)?;
-    let a = if aux_key.is_empty() { 0.0 } else { f64_in(&m.field(aux_key), &aux)? };
+    let a = if aux_key.is_empty() { Q::new() } else { m.num_req(aux_key)? };
+    let e = eta;
     let method = match kind {
         "gd" | "sgd" => Method::Gd { eta: e },
         "sam" => Method::Sam { eta: e, rho: a },
@@ -1028,9 +900,6 @@ fn read_dynamics(m: &Section, r: &Section) -> Result<Dynamics> {
         Error::Invalid { field, message } => bad(&m.field(&field), message),
         err => err,
     })?;
-    if eta.cmp0() != std::cmp::Ordering::Greater {
-        return Err(bad(&m.field("eta"), format!("step size must be > 0, got {eta}")));
-    }
     let batch = match (kind, m.usize_opt("batch")?) {
         (_, Some(0)) => return Err(bad(&m.field("batch"), "must be at least 1")),
         (_, Some(b)) => Some((b, m.usize_opt("batch_seed")?.unwrap_or(0) as u64)),
@@ -1038,5 +907,5 @@ fn read_dynamics(m: &Section, r: &Section) -> Result<Dynamics> {
         _ => None,
     };
     let steps = r.usize_req("steps")?;
-    Ok(Dynamics::Discrete { method, eta, aux, batch, steps })
+    Ok(Dynamics::Discrete { method, batch, steps })
 }

@@ -21,7 +21,7 @@
 //! let q = Q::new();
 //! let (model, p0) = (model.cast(&q), init::gaussian(&arch, 0.5, &mut data::rng(3)).cast(&q));
 //! let eta = Q::from((1, 10));
-//! let mut opt = Optimizer::new(Method::Gd { eta: 0.1 }, &q).unwrap().with_exact(eta.clone(), Q::new());
+//! let mut opt = Optimizer::exact(Method::Gd { eta: eta.clone() }).unwrap();
 //! let mut mon = Monitor::new().track(Balancedness, Law::gd_balancedness(eta));
 //! let traj = run(&model, &mut opt, &p0, &RunOptions::steps(3), &mut mon).unwrap();
 //! assert!(traj.laws[0].exact_zero); // the identity holds with zero error
@@ -32,6 +32,7 @@ pub mod bench;
 pub mod closed_form;
 pub mod config;
 pub mod data;
+pub mod decimal;
 pub mod error;
 pub mod experiments;
 pub mod flow;
@@ -46,6 +47,7 @@ pub mod run;
 pub mod scalar;
 pub mod sweep;
 pub mod trajectory;
+pub mod verdict;
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

@@ -227,8 +227,12 @@ impl<S: Scalar> Mat<S> {
         let mut it = self.data.iter();
         let mut m = it.next()?.abs();
         for x in it {
+            if !m.is_finite() {
+                break;
+            }
             let a = x.abs();
-            if a > m {
+            // NaN-propagating: a non-finite entry becomes the maximum (a plain `>` skips NaN).
+            if a > m || !a.is_finite() {
                 m = a;
             }
         }

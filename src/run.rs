@@ -54,14 +54,16 @@ pub fn run<S: Scalar>(
     monitor: &mut Monitor<S>,
 ) -> Result<Trajectory<S>> {
     model.check_params(p0)?;
+    // Time is t_k = k·Δt in the run's number type, Δt = η or η/(1−β) from the method's own
+    // hyperparameters (one product per saved step, so t_k is k·Δt correctly rounded, exactly k·Δt
+    // in rationals).
     let dt = opt.method.dt();
-    let proto = p0.proto();
-    let dt_s = opt.eta().clone() * proto.from_f64_like(dt / opt.method.eta());
-    let save = opts.save.steps(opts.steps, dt);
+    let time = |k: usize| dt.clone() * dt.from_i64_like(k as i64);
+    let save = opts.save.steps(opts.steps, dt.to_f64());
     let mut next_save = 0;
     let mut traj = Trajectory {
         method: opt.method.name().into(),
-        precision: proto.kind_name(),
+        precision: p0.proto().kind_name(),
         times: Vec::new(),
         steps: Vec::new(),
         states: Vec::new(),
@@ -74,9 +76,8 @@ pub fn run<S: Scalar>(
     let loss0 = model.loss(&p).to_f64();
     let limit = opts.divergence * loss0.abs().max(1.0);
     monitor.start(model, &p);
-    let mut t = proto.zero_like();
     let keep = |traj: &mut Trajectory<S>, k: usize, p: &Params<S>, loss: f64| {
-        traj.times.push(k as f64 * dt);
+        traj.times.push(time(k));
         traj.steps.push(k);
         traj.states.push(p.clone());
         traj.loss.push(loss);
@@ -87,16 +88,20 @@ pub fn run<S: Scalar>(
     for k in 1..=opts.steps {
         let last = p.clone();
         let rec = opt.step(model, &mut p)?;
-        t += &dt_s;
+        let t = time(k);
         if !p.is_finite() {
-            traj.outcome = Outcome::NonFinite { step: k, time: k as f64 * dt };
-            keep_last(&mut traj, k - 1, &last, model, dt);
+            traj.outcome = Outcome::NonFinite { step: k, time: t.to_f64() };
+            if traj.steps.last() != Some(&(k - 1)) {
+                keep(&mut traj, k - 1, &last, model.loss(&last).to_f64());
+            }
             break;
         }
         let loss = model.loss(&p).to_f64();
         if loss.is_nan() || loss.abs() > limit {
-            traj.outcome = Outcome::Diverged { step: k, time: k as f64 * dt, loss };
-            keep_last(&mut traj, k - 1, &last, model, dt);
+            traj.outcome = Outcome::Diverged { step: k, time: t.to_f64(), loss };
+            if traj.steps.last() != Some(&(k - 1)) {
+                keep(&mut traj, k - 1, &last, model.loss(&last).to_f64());
+            }
             break;
         }
         monitor.after_step(model, &rec, &p, k, &t);
@@ -108,13 +113,4 @@ pub fn run<S: Scalar>(
     traj.grad_calls = opt.grad_calls - calls0;
     traj.laws = monitor.reports();
     Ok(traj)
-}
-
-fn keep_last<S: Scalar>(traj: &mut Trajectory<S>, k: usize, p: &Params<S>, model: &Model<S>, dt: f64) {
-    if traj.steps.last() != Some(&k) {
-        traj.times.push(k as f64 * dt);
-        traj.steps.push(k);
-        traj.states.push(p.clone());
-        traj.loss.push(model.loss(p).to_f64());
-    }
 }

@@ -50,7 +50,15 @@ impl Axis {
             let c = bytes.get(i).copied();
             match c {
                 Some(b'[') => depth += 1,
-                Some(b']') => depth -= 1,
+                Some(b']') => {
+                    depth -= 1;
+                    if depth < 0 {
+                        return Err(Error::invalid(
+                            "grid",
+                            format!("`]` without a matching `[` in the values of `{key}` in `{spec}`"),
+                        ));
+                    }
+                }
                 Some(b',') | None if depth == 0 => {
                     let lit = vals[start..i].trim();
                     let v: toml::Table = format!("v = {lit}").parse().map_err(|e| {
@@ -61,6 +69,15 @@ impl Axis {
                 }
                 _ => {}
             }
+        }
+        if depth != 0 {
+            return Err(Error::invalid(
+                "grid",
+                format!("unclosed `[` in the values of `{key}` in `{spec}`: `{}`", vals[start..].trim()),
+            ));
+        }
+        if values.is_empty() {
+            return Err(Error::invalid("grid", format!("no values for `{key}` in `{spec}`")));
         }
         Ok(Axis { key: key.to_string(), values })
     }
@@ -154,13 +171,87 @@ pub struct PointResult {
     pub result: std::result::Result<BTreeMap<String, f64>, String>,
 }
 
+/// What a sweep directory was written for: the base experiment and the grid. Stored as
+/// `out/grid.json`, so a rerun with another grid or file into the same directory is refused
+/// instead of reusing stale points, and a merge knows how many points make the set complete.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GridRecord {
+    /// The base experiment document (TOML text).
+    pub base: String,
+    /// The axes: key and values (TOML literals).
+    pub axes: Vec<(String, Vec<String>)>,
+    /// Number of points of the grid.
+    pub points: usize,
+}
+
+impl GridRecord {
+    /// The record of `grid` over `base`.
+    pub fn new(base: &toml::Table, grid: &Grid) -> Self {
+        GridRecord {
+            base: base.to_string(),
+            axes: grid.axes.iter().map(|a| (a.key.clone(), a.values.iter().map(|v| v.to_string()).collect())).collect(),
+            points: grid.len(),
+        }
+    }
+
+    /// Reads `dir/grid.json` (`None` when absent).
+    pub fn read(dir: &Path) -> Result<Option<Self>> {
+        let path = dir.join("grid.json");
+        match std::fs::read_to_string(&path) {
+            Ok(s) => serde_json::from_str(&s)
+                .map(Some)
+                .map_err(|e| Error::Config { path: path.display().to_string(), message: e.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::Io { path: path.display().to_string(), source }),
+        }
+    }
+
+    /// Records this grid in `out`, or checks that `out` was written for the same one.
+    pub fn claim(&self, out: &Path) -> Result<()> {
+        match Self::read(out)? {
+            Some(old) if old == *self => Ok(()),
+            Some(old) => Err(Error::invalid(
+                "grid",
+                format!(
+                    "{} holds points of a different sweep (axes {:?}, {} points; this one: axes {:?}, {} points{}): \
+                     use another --out or remove it",
+                    out.display(),
+                    old.axes,
+                    old.points,
+                    self.axes,
+                    self.points,
+                    if old.base != self.base { ", and a different experiment file" } else { "" }
+                ),
+            )),
+            None => {
+                let pd = out.join("points");
+                if std::fs::read_dir(&pd).map(|mut d| d.next().is_some()).unwrap_or(false) {
+                    return Err(Error::invalid(
+                        "grid",
+                        format!(
+                            "{} holds points without a grid.json: cannot tell which sweep wrote them",
+                            pd.display()
+                        ),
+                    ));
+                }
+                crate::report::write_json(&out.join("grid.json"), self)
+            }
+        }
+    }
+}
+
 /// Runs the points of `shard` (all points when `None`) in parallel with `runner`, writing
 /// `out/points/point-K.json` for each and returning the results sorted by index. Points whose
-/// file already exists are read back instead of rerun, so an interrupted sweep resumes.
+/// file already exists are read back instead of rerun, so an interrupted sweep resumes; `out`
+/// records the grid (`grid.json`) and a rerun with a different grid or base file is refused.
 pub fn run<F>(base: &toml::Table, grid: &Grid, shard: Option<Shard>, out: &Path, runner: F) -> Result<Vec<PointResult>>
 where
     F: Fn(&toml::Table) -> Result<BTreeMap<String, f64>> + Sync,
 {
+    if grid.is_empty() {
+        return Err(Error::invalid("grid", "the grid has no points"));
+    }
+    GridRecord::new(base, grid).claim(out)?;
     let Shard { i, n } = shard.unwrap_or(Shard { i: 0, n: 1 });
     let points: Vec<usize> = (0..grid.len()).filter(|k| k % n == i).collect();
     let dir = out.join("points");
@@ -235,9 +326,23 @@ pub fn table_csv(results: &[PointResult]) -> String {
 
 /// Joins the per-point files under each of `dirs` (the `--out` directories of the shards) into
 /// one list, sorted by index; duplicates (the same index in two shards) keep the first.
-pub fn merge(dirs: &[PathBuf]) -> Result<Vec<PointResult>> {
+///
+/// Every directory must record the same grid (`grid.json`). An empty set is an error; a set
+/// missing points of the grid is an error naming them unless `allow_partial`.
+pub fn merge(dirs: &[PathBuf], allow_partial: bool) -> Result<Vec<PointResult>> {
     let mut all: BTreeMap<usize, PointResult> = BTreeMap::new();
+    let mut record: Option<GridRecord> = None;
     for d in dirs {
+        match (GridRecord::read(d)?, &record) {
+            (Some(r), Some(first)) if r != *first => {
+                return Err(Error::invalid(
+                    "merge",
+                    format!("{} was written by a different grid than {}", d.display(), dirs[0].display()),
+                ))
+            }
+            (Some(r), None) => record = Some(r),
+            _ => {}
+        }
         let pd = d.join("points");
         let entries = std::fs::read_dir(&pd).map_err(|source| Error::Io { path: pd.display().to_string(), source })?;
         for e in entries.flatten() {
@@ -250,6 +355,38 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Vec<PointResult>> {
             let r: PointResult = serde_json::from_str(&s)
                 .map_err(|e| Error::Config { path: path.display().to_string(), message: e.to_string() })?;
             all.entry(r.index).or_insert(r);
+        }
+    }
+    if all.is_empty() {
+        return Err(Error::invalid("merge", "no point files found: nothing to merge"));
+    }
+    let expected = record.as_ref().map(|r| r.points);
+    let missing: Vec<usize> = match expected {
+        Some(n) => (0..n).filter(|k| !all.contains_key(k)).collect(),
+        None => Vec::new(),
+    };
+    if !allow_partial {
+        match expected {
+            None => {
+                return Err(Error::invalid(
+                    "merge",
+                    "no grid.json in the shard directories: cannot tell whether the set is complete \
+                     (--allow-partial merges what is there)",
+                ))
+            }
+            Some(n) if !missing.is_empty() => {
+                let shown: Vec<String> = missing.iter().take(10).map(|k| k.to_string()).collect();
+                return Err(Error::invalid(
+                    "merge",
+                    format!(
+                        "partial set: {} of {n} points present, missing {}{} (--allow-partial merges what is there)",
+                        all.len(),
+                        shown.join(", "),
+                        if missing.len() > 10 { ", ..." } else { "" }
+                    ),
+                ));
+            }
+            _ => {}
         }
     }
     Ok(all.into_values().collect())
@@ -279,6 +416,11 @@ mod tests {
     fn bad_specs_are_errors() {
         assert!(Axis::parse("novalue").is_err());
         assert!(Axis::parse("a=1,,2").is_err());
+        // Unbalanced brackets name the grid instead of dropping values or dividing by zero.
+        for bad in ["method.eta=[1,2", "method.eta=0.1,[", "a=1]", "a="] {
+            let e = Axis::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("grid"), "{bad}: {e}");
+        }
         assert!(Shard::parse("3/3").is_err());
         assert!(Shard::parse("x/2").is_err());
         assert_eq!(Shard::parse("1/4").unwrap(), Shard { i: 1, n: 4 });

@@ -94,8 +94,8 @@ pub struct Trajectory<S> {
     pub method: String,
     /// Number type, e.g. `f64`, `mpfr256`, `rational`.
     pub precision: String,
-    /// Saved times.
-    pub times: Vec<f64>,
+    /// Saved times, in the run's number type (`t_k = k·Δt` for discrete runs).
+    pub times: Vec<S>,
     /// Step index of each saved state (`0` for flows with adaptive steps: see `times`).
     pub steps: Vec<usize>,
     /// Saved states.
@@ -121,7 +121,7 @@ impl<S: Scalar> Trajectory<S> {
         Trajectory {
             method: self.method.clone(),
             precision: self.precision.clone(),
-            times: self.times.clone(),
+            times: self.times.iter().map(Scalar::to_f64).collect(),
             steps: self.steps.clone(),
             states: self.states.iter().map(Params::to_f64).collect(),
             loss: self.loss.clone(),
@@ -145,7 +145,7 @@ impl<S: Scalar> Trajectory<S> {
         }
         s.push('\n');
         for (k, p) in self.states.iter().enumerate() {
-            s.push_str(&format!("{:e},{},{:e}", self.times[k], self.steps[k], self.loss[k]));
+            s.push_str(&format!("{:e},{},{:e}", self.times[k].to_f64(), self.steps[k], self.loss[k]));
             for x in p.iter() {
                 s.push_str(&format!(",{:e}", x.to_f64()));
             }

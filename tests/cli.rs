@@ -191,3 +191,199 @@ fn sharded_sweep_merges_to_the_full_table() {
     assert_eq!(a, b);
     assert_eq!(a.lines().count(), 7, "{a}");
 }
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Significant digits of a decimal string such as `-1.2345e-7` or `0.000123`.
+fn significant_digits(s: &str) -> usize {
+    let mant = s.split(['e', 'E']).next().unwrap();
+    mant.chars().filter(|c| c.is_ascii_digit()).collect::<String>().trim_start_matches('0').len()
+}
+
+#[test]
+fn a_depth_one_check_says_nothing_checked_and_exits_1() {
+    // widths = [2, 2]: one block, so no balancedness matrix exists to check.
+    let dir = tmp("depth1");
+    let o = check_variant(&dir, "depth1", "widths = [2, 3, 2]", "widths = [2, 2]", &["--exact"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("nothing checked") && !t.contains("holds"), "{t}");
+    assert!(t.contains("checked 0 of 1 laws"), "{t}");
+    // Control: depth 2 is checked and holds, and the report counts what it compared.
+    let o = check_variant(&dir, "depth2", "steps = 5", "steps = 5", &["--exact"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("holds") && t.contains("checked 1 of 1 laws: 5 checks, 45 items, over 5 steps"), "{t}");
+}
+
+#[test]
+fn a_non_finite_deviation_fails_and_names_where() {
+    // A target of 1e200 in f64: the gradient's square overflows in the law's prediction.
+    let dir = tmp("nan");
+    let o = check_variant(&dir, "huge", "target = [[1, 0], [0, 1]]", "target = [[1e200, 0], [0, 1e200]]", &["--f64"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("FAILS") && t.contains("not finite") && t.contains("at step"), "{t}");
+}
+
+#[test]
+fn a_diverged_run_fails_its_laws_instead_of_holding_them() {
+    let o = linflow(&["check", "examples/diverging.toml"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("did not reach its horizon") && !t.contains("holds"), "{t}");
+}
+
+#[test]
+fn the_nesterov_file_runs_and_states_what_it_checks() {
+    let dir = tmp("nesterov");
+    let out = dir.join("out");
+    let o = linflow(&["run", "examples/nesterov.toml", "--out", out.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("no exact per-step law is known for nesterov on deep linear [2, 3, 2]: nothing checked"), "{t}");
+    let traj = json(&out.join("trajectory.json"));
+    assert_eq!(traj["steps"].as_array().unwrap().last().unwrap().as_u64(), Some(200));
+    assert_eq!(traj["outcome"]["status"], "done");
+    // `check` gives no verdict without evidence.
+    let o = linflow(&["check", "examples/nesterov.toml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+#[test]
+fn outputs_are_written_at_the_run_precision() {
+    let dir = tmp("digits");
+    // 256 bits: the losses carry about 79 significant digits, never rounded to f64.
+    let out = dir.join("mp");
+    let o = linflow(&["run", "examples/gd_drift.toml", "--bits", "256", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let s = json(&out.join("summary.json"));
+    let fl = s["final_loss"].as_str().unwrap_or_else(|| panic!("final_loss as text: {}", s["final_loss"]));
+    assert!(significant_digits(fl) >= 70, "{fl}");
+    let traj = std::fs::read_to_string(out.join("trajectory.json")).unwrap();
+    assert!(!traj.contains("null"), "no value may be written as null");
+    // Exact: times are k/10 and states exact fractions.
+    let out = dir.join("q");
+    let o = linflow(&["run", "examples/gd_drift.toml", "--exact", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let traj = json(&out.join("trajectory.json"));
+    let times: Vec<&str> = traj["times"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(times, ["0", "1/10", "1/5", "3/10"]);
+    let last = traj["states"].as_array().unwrap().last().unwrap().to_string();
+    assert!(last.contains('/'), "{last}");
+    let dev = &traj["laws"][0]["series_text"];
+    assert_eq!(dev.as_array().unwrap().len(), 3, "{dev}");
+    assert!(dev.as_array().unwrap().iter().all(|p| p[1] == "0"), "{dev}");
+}
+
+#[test]
+fn a_value_beyond_f64_range_is_written_exactly() {
+    // Target 1e200 at 256 bits: the loss is about 1e400, beyond f64 but not beyond MPFR.
+    let dir = tmp("huge");
+    let path = dir.join("huge.toml");
+    let toml = BASE
+        .replacen("target = [[1, 0], [0, 1]]", "target = [[\"1e200\", 0], [0, \"1e200\"]]", 1)
+        .replacen("eta = \"1/10\"", "eta = \"1e-500\"", 1)
+        .replacen("steps = 5", "steps = 1", 1);
+    std::fs::write(&path, toml).unwrap();
+    let out = dir.join("out");
+    let o = linflow(&["run", path.to_str().unwrap(), "--bits", "256", "--out", out.to_str().unwrap()]);
+    assert!(o.status.code().is_some_and(|c| c < 2), "{}", text(&o));
+    let s = json(&out.join("summary.json"));
+    let l0 = s["initial_loss"].as_str().unwrap_or_else(|| panic!("{}", s["initial_loss"]));
+    // ½‖W − T‖² ≈ ½·2·10⁴⁰⁰ = 10⁴⁰⁰ (W is O(1)).
+    assert!(l0.ends_with("e399") || l0.ends_with("e400"), "{l0}");
+    assert!(significant_digits(l0) >= 70, "{l0}");
+}
+
+#[test]
+fn a_run_replaces_its_directory_whole_and_cleans_temporaries() {
+    let dir = tmp("whole");
+    let out = dir.join("out");
+    let o = linflow(&["run", "examples/gd_drift.toml", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Leftovers of an interrupted run: a temporary file inside, a temporary directory beside.
+    std::fs::write(out.join(".summary.json.tmp4242"), "partial").unwrap();
+    std::fs::create_dir_all(dir.join(".out.tmp-4242")).unwrap();
+    std::fs::write(dir.join(".out.tmp-4242/trajectory.json"), "partial").unwrap();
+    let o = linflow(&["run", "examples/gradient_flow.toml", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| !n.contains("tmp")), "{names:?}");
+    assert!(!dir.join(".out.tmp-4242").exists());
+    // All three files belong to the second run.
+    let s = json(&out.join("summary.json"));
+    let t = json(&out.join("trajectory.json"));
+    assert_eq!(s["method"], t["method"]);
+    assert_ne!(s["method"], "gd");
+    // A directory holding files `run` did not write is not replaced.
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let o = linflow(&["run", "examples/gd_drift.toml", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("notes.txt"));
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+}
+
+#[test]
+fn partial_or_empty_merges_are_refused() {
+    let dir = tmp("partial");
+    let d = dir.join("shard0");
+    let o = linflow(&[
+        "sweep",
+        "examples/gd_drift.toml",
+        "--grid",
+        "method.eta=0.05,0.1",
+        "--shard",
+        "0/2",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let merged = dir.join("merged");
+    let o = linflow(&["sweep", "--merge", d.to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("partial") && t.contains("1 of 2") && t.contains("missing 1"), "{t}");
+    assert!(!merged.join("sweep.csv").exists());
+    let o = linflow(&["sweep", "--merge", d.to_str().unwrap(), "--allow-partial", "--out", merged.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(merged.join("sweep.csv")).unwrap().lines().count(), 2);
+    // An empty set.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(empty.join("points")).unwrap();
+    let o =
+        linflow(&["sweep", "--merge", empty.to_str().unwrap(), "--allow-partial", "--out", merged.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("nothing to merge"), "{}", text(&o));
+}
+
+#[test]
+fn a_different_grid_into_the_same_out_is_refused() {
+    let dir = tmp("stale");
+    let out = dir.join("out");
+    let run =
+        |grid: &str| linflow(&["sweep", "examples/gd_drift.toml", "--grid", grid, "--out", out.to_str().unwrap()]);
+    let o = run("method.eta=0.05,0.1");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Same grid again: resumes (control).
+    assert_eq!(run("method.eta=0.05,0.1").status.code(), Some(0));
+    // Another grid: point-0.json would be stale (eta = 0.05 for a grid whose point 0 is 0.2).
+    let o = run("method.eta=0.2,0.1");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("different sweep"), "{t}");
+}
+
+#[test]
+fn malformed_grids_are_errors_naming_the_grid() {
+    for g in ["method.eta=[1,2", "method.eta=0.1,["] {
+        let o = linflow(&["sweep", "examples/gd_drift.toml", "--grid", g, "--out", tmp("badgrid").to_str().unwrap()]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{g}: {t}");
+        assert!(t.contains("grid") && t.contains("unclosed"), "{g}: {t}");
+        assert!(!t.contains("panicked"), "{t}");
+    }
+}

@@ -2,7 +2,8 @@
 //! reachable from a file, and no input — however large, small or malformed — panics, aborts or
 //! hangs: it runs, or it is refused with an error naming the key.
 
-use linflow::config::{ExperimentSpec, Limits, PrecisionChoice};
+use linflow::config::{ExperimentSpec, Limits, PrecisionChoice, RunReport};
+use linflow::decimal;
 use linflow::error::Error;
 use linflow::scalar::{Mp, Q};
 use proptest::prelude::*;
@@ -99,6 +100,11 @@ fn plan_error(body: &str) -> String {
         Ok(()) => panic!("accepted:\n{body}"),
         Err(e) => e.to_string(),
     }
+}
+
+/// The last saved state at the run's precision: blocks, rows, entries as text.
+fn last_state(r: &RunReport) -> &Vec<Vec<Vec<String>>> {
+    r.text.states.last().expect("a run saves its initial state")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,7 +251,7 @@ fn a_huge_init_scale_overflows_f64_with_a_clear_message_and_runs_at_256_bits() {
     assert!(e.contains("init.scale") && e.contains("overflows"), "{e}");
     // MPFR's exponent range holds 1e308 times a Gaussian sample: the run starts.
     let r = spec.run(Some(PrecisionChoice::Bits(64))).unwrap();
-    let x: f64 = r.final_state[0][0][0].parse::<f64>().unwrap_or(f64::INFINITY);
+    let x: f64 = last_state(&r)[0][0][0].parse::<f64>().unwrap_or(f64::INFINITY);
     assert!(x.abs() > 1e300, "{x}");
 }
 
@@ -269,8 +275,8 @@ steps = 1
 "#;
     let r = ExperimentSpec::parse(body, "t").unwrap().run(Some(PrecisionChoice::Exact)).unwrap();
     // One GD step from I with η = 1/2 on ½Σ_Ω(W_ij − M_ij)²: W_00 = 1, W_11 = 1 − (1 − 1/2)/2 = 3/4.
-    assert_eq!(r.final_state[0][1][1], "3/4");
-    assert_eq!(r.final_state[0][0][0], "1");
+    assert_eq!(last_state(&r)[0][1][1], "3/4");
+    assert_eq!(last_state(&r)[0][0][0], "1");
     let e = plan_error(&body.replace("shape = [2, 2]", "shape = [3, 2]"));
     assert!(e.contains("loss.shape"), "{e}");
 }
@@ -307,12 +313,12 @@ fn a_256_bit_flow_to_seven_tenths_ends_exactly_at_seven_tenths() {
     let body = scalar_flow("2", "1", "gradient_flow", "{ kind = \"rk4\", h = \"1/100\" }", "\"7/10\"", "");
     let spec = ExperimentSpec::parse(&body, "t").unwrap();
     let r = spec.run(Some(PrecisionChoice::Bits(256))).unwrap();
-    let exact = Mp::with_val(256, Q::from((7, 10))).to_string();
-    assert_eq!(r.final_time.as_deref(), Some(exact.as_str()));
+    let exact = decimal::text(&Mp::with_val(256, Q::from((7, 10))));
+    assert_eq!(r.text.times.last(), Some(&exact));
     // Negative control: the double nearest 0.7, carried to 256 bits, is a different number.
-    assert_ne!(Mp::with_val(256, 0.7f64).to_string(), exact);
+    assert_ne!(decimal::text(&Mp::with_val(256, 0.7f64)), exact);
     let r = spec.run(Some(PrecisionChoice::Exact)).unwrap();
-    assert_eq!(r.final_time.as_deref(), Some("7/10"));
+    assert_eq!(r.text.times.last().map(String::as_str), Some("7/10"));
 }
 
 #[test]
@@ -326,7 +332,7 @@ fn a_rational_step_gives_the_exact_rk4_polynomial() {
     let h4 = Q::from(&h2 * &h2);
     let r1: Q = Q::from(1) - h + h2 / 2 - h3 / 6 + h4 / 24;
     let expect = Q::from(1) + r1.clone() * r1.clone() * r1;
-    assert_eq!(r.final_state[0][0][0], expect.to_string());
+    assert_eq!(last_state(&r)[0][0][0], expect.to_string());
 }
 
 #[test]
@@ -334,7 +340,7 @@ fn a_speed_rescales_time() {
     // At speed 2 the flow to t1 = 1 is the unit-speed flow to t = 2: w = y + (w0 − y)e^{−2}.
     let body = scalar_flow("2", "1", "gradient_flow", "{ kind = \"rk4\", h = \"1/1000\" }", "1", "speed = 2");
     let r = ExperimentSpec::parse(&body, "t").unwrap().run(Some(PrecisionChoice::F64)).unwrap();
-    let w: f64 = r.final_state[0][0][0].parse().unwrap();
+    let w: f64 = last_state(&r)[0][0][0].parse().unwrap();
     // RK4 at an effective step 2e-3: global error ~ (2e-3)^4 = 1.6e-11, well below 1e-9.
     assert!((w - (1.0 + (-2.0f64).exp())).abs() < 1e-9, "{w}");
 }
@@ -356,7 +362,7 @@ fn tolerances_below_f64_and_powers_of_two_parse() {
 /// The initial state of a run at `precision` (zero steps), parsed at `bits`.
 fn initial(body: &str, precision: PrecisionChoice, bits: u32) -> Vec<Vec<Vec<Mp>>> {
     let r = ExperimentSpec::parse(body, "t").unwrap().run(Some(precision)).unwrap();
-    r.final_state
+    last_state(&r)
         .iter()
         .map(|b| b.iter().map(|row| row.iter().map(|x| Mp::with_val(bits, Mp::parse(x).unwrap())).collect()).collect())
         .collect()
@@ -448,7 +454,7 @@ fn rationals_say_which_inits_are_exact() {
     let e = ExperimentSpec::parse(&diag("diagonal_uv"), "t").unwrap().run(Some(PrecisionChoice::Exact)).unwrap_err();
     assert!(matches!(&e, Error::Invalid { field, .. } if field == "init.kind"), "{e}");
     let r = ExperimentSpec::parse(&diag("diagonal_sq"), "t").unwrap().run(Some(PrecisionChoice::Exact)).unwrap();
-    assert_eq!(r.final_state[0][0], vec!["1/3".to_string(), "1/3".to_string()]);
+    assert_eq!(last_state(&r)[0][0], vec!["1/3".to_string(), "1/3".to_string()]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -470,14 +476,14 @@ fn the_nesterov_flow_follows_the_bessel_solution_on_a_quadratic() {
     // Su–Boyd–Candès: on f(x) = x²/2, x'' + (3/t)x' + x = 0 from x(0) = 1 solves to 2J₁(t)/t.
     let body = scalar_flow("1", "0", "nesterov_flow", "{ kind = \"rk4\", h = \"1/1000\" }", "5", "");
     let r = ExperimentSpec::parse(&body, "t").unwrap().run(Some(PrecisionChoice::F64)).unwrap();
-    let x: f64 = r.final_state[0][0][0].parse().unwrap();
+    let x: f64 = last_state(&r)[0][0][0].parse().unwrap();
     let truth = 2.0 * bessel_j1(5.0) / 5.0;
     // RK4 at h = 1e-3; the 3/t term is stiff only near t = 0 where v = O(t): observed error ~1e-10.
     assert!((x - truth).abs() < 1e-8, "{x} vs {truth}");
     // Negative control: the constant-damping heavy-ball flow (λ = 1) ends elsewhere.
     let hb = scalar_flow("1", "0", "heavy_ball_flow", "{ kind = \"rk4\", h = \"1/1000\" }", "5", "lambda = 1");
     let r = ExperimentSpec::parse(&hb, "t").unwrap().run(Some(PrecisionChoice::F64)).unwrap();
-    let y: f64 = r.final_state[0][0][0].parse().unwrap();
+    let y: f64 = last_state(&r)[0][0][0].parse().unwrap();
     assert!((y - truth).abs() > 1e-3, "{y}");
 }
 

@@ -60,8 +60,10 @@ impl LimitArgs {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Runs an experiment file and writes DIR/trajectory.json, DIR/trajectory.csv and
-    /// DIR/summary.json (exit 1 if the run diverged or a law failed, 2 on bad input).
+    /// Runs an experiment file and writes DIR/trajectory.json (at the run's precision),
+    /// DIR/trajectory.csv (f64) and DIR/summary.json, replacing DIR as a whole (exit 0 when the run
+    /// finished, at least one law was checked and every checked law held; 1 otherwise; 2 on bad
+    /// input).
     Run {
         /// The experiment file (TOML; format in README.md).
         file: PathBuf,
@@ -73,8 +75,10 @@ enum Cmd {
         #[command(flatten)]
         limits: LimitArgs,
     },
-    /// Runs an experiment file and prints, per invariant, its law, worst deviation, tolerance and
-    /// verdict (exit 0 exactly when every law holds, 1 if one fails, 2 on bad input).
+    /// Runs an experiment file and prints, per invariant, its law, worst deviation, tolerance, how
+    /// many checks and items it compared, and its verdict (exit 0 exactly when the run finished, at
+    /// least one law was checked and every checked law held; 1 otherwise, e.g. "nothing checked";
+    /// 2 on bad input).
     Check {
         /// The experiment file.
         file: PathBuf,
@@ -94,9 +98,13 @@ enum Cmd {
         /// Run only part `i` of `n` (points k with k mod n = i), e.g. a Slurm array task.
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
-        /// Join the point files of these shard directories into DIR/sweep.csv.
+        /// Join the point files of these shard directories into DIR/sweep.csv (refused when points
+        /// of the grid are missing, unless --allow-partial).
         #[arg(long, num_args = 1.., value_name = "SHARD_DIR")]
         merge: Vec<PathBuf>,
+        /// With --merge: accept a set that misses points of the grid.
+        #[arg(long)]
+        allow_partial: bool,
         /// Output directory.
         #[arg(long, default_value = "out/sweep")]
         out: PathBuf,
@@ -135,7 +143,7 @@ fn main() -> ExitCode {
             Ok(report) => {
                 print!("{}", report.table());
                 println!("wrote {}", out.display());
-                status(report.passed())
+                status(report.finished_without_failure())
             }
             Err(e) => fail(e),
         },
@@ -149,8 +157,8 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Cmd::Sweep { file, grid, shard, merge, out } => {
-            match sweep_cmd(file.as_deref(), &grid, shard.as_deref(), &merge, &out) {
+        Cmd::Sweep { file, grid, shard, merge, allow_partial, out } => {
+            match sweep_cmd(file.as_deref(), &grid, shard.as_deref(), (&merge, allow_partial), &out) {
                 Ok(failed) => {
                     println!("wrote {}", out.join("sweep.csv").display());
                     status(failed == 0)
@@ -254,7 +262,7 @@ fn fail(e: linflow::error::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Runs `file` and writes its trajectory and summary into `out` (each file atomically).
+/// Runs `file` and writes its trajectory and summary into `out`, as a whole: see [`write_run_dir`].
 fn run_file(
     file: &Path,
     out: &Path,
@@ -263,11 +271,7 @@ fn run_file(
 ) -> linflow::error::Result<RunReport> {
     let spec = ExperimentSpec::from_file_with(file, &limits.limits()?)?;
     let report = spec.run(precision.choice()?)?;
-    std::fs::create_dir_all(out)
-        .map_err(|source| linflow::error::Error::Io { path: out.display().to_string(), source })?;
-    linflow::report::write_json(&out.join("trajectory.json"), &report.trajectory)?;
-    linflow::report::write_atomic(&out.join("trajectory.csv"), report.trajectory.to_csv().as_bytes())?;
-    linflow::report::write_json(&out.join("summary.json"), &report.summary())?;
+    write_run_dir(out, &report)?;
     if !report.trajectory.outcome.is_done() {
         eprintln!(
             "stopped: {:?}; the last finite state is the last one in {}",
@@ -278,17 +282,67 @@ fn run_file(
     Ok(report)
 }
 
+/// The files `run` writes.
+const RUN_FILES: [&str; 3] = ["trajectory.json", "trajectory.csv", "summary.json"];
+
+/// Writes a run's files into a fresh sibling directory and renames it into place, so a reader of
+/// `out` sees either the previous run's files or this run's, never a mix; temporaries left by an
+/// interrupted run (`.NAME.tmp-*`, `.NAME.old-*` beside `out`, `.*.tmp*` inside) are removed first.
+/// A directory holding files `run` did not write is not replaced.
+fn write_run_dir(out: &Path, report: &RunReport) -> linflow::error::Result<()> {
+    use linflow::error::Error;
+    let io = |p: &Path| {
+        let p = p.display().to_string();
+        move |source| Error::Io { path: p, source }
+    };
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    for e in std::fs::read_dir(parent).map_err(io(parent))?.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with(&format!(".{name}.tmp-")) || n.starts_with(&format!(".{name}.old-")) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    if out.exists() {
+        for e in std::fs::read_dir(out).map_err(io(out))?.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with('.') && n.contains(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            } else if !RUN_FILES.contains(&n.as_str()) {
+                return Err(Error::invalid(
+                    "out",
+                    format!("{} holds {n}, which `run` did not write: choose another --out", out.display()),
+                ));
+            }
+        }
+    }
+    let pid = std::process::id();
+    let tmp = parent.join(format!(".{name}.tmp-{pid}"));
+    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    linflow::report::write_json(&tmp.join("trajectory.json"), &report.text)?;
+    linflow::report::write_atomic(&tmp.join("trajectory.csv"), report.trajectory.to_csv().as_bytes())?;
+    linflow::report::write_json(&tmp.join("summary.json"), &report.summary())?;
+    let old = parent.join(format!(".{name}.old-{pid}"));
+    if out.exists() {
+        std::fs::rename(out, &old).map_err(io(out))?;
+    }
+    std::fs::rename(&tmp, out).map_err(io(out))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
 /// Runs or merges a sweep; returns the number of points that failed.
 fn sweep_cmd(
     file: Option<&Path>,
     axes: &[String],
     shard: Option<&str>,
-    merge: &[PathBuf],
+    (merge, allow_partial): (&[PathBuf], bool),
     out: &Path,
 ) -> linflow::error::Result<usize> {
     use linflow::error::Error;
     let results = if !merge.is_empty() {
-        sweep::merge(merge)?
+        sweep::merge(merge, allow_partial)?
     } else {
         let file = file.ok_or_else(|| Error::invalid("file", "a sweep needs an experiment file (or --merge DIRS)"))?;
         let text =

@@ -364,15 +364,16 @@ impl<S: RunScalar> FlowPlan<S> {
         }
     }
 
-    /// Integrates `field` from `p0` with `monitor`, returning the trajectory (in solver time) and
-    /// the physical times of its saved states.
+    /// Integrates `field` from `p0` with `monitor`, returning the trajectory (in solver time), the
+    /// physical times of its saved states, and, for the end-to-end flow, the depth-1 model whose
+    /// state (the product) the trajectory holds.
     pub(crate) fn solve(
         &self,
         spec: &FlowSpec,
         model: &Model<S>,
         p0: &Params<S>,
         monitor: &mut Monitor<S>,
-    ) -> Result<(Trajectory<S>, Vec<S>)> {
+    ) -> Result<(Trajectory<S>, Vec<S>, Option<Model<S>>)> {
         let proto = p0.proto();
         let key = "method.kind";
         let q = |x: &Q| proto.from_q_like(x);
@@ -388,7 +389,8 @@ impl<S: RunScalar> FlowPlan<S> {
             let y0 = Params::new(vec![model.end_to_end(p0)]);
             let traj = flow::solve(&mut field, &m, &y0, &integrator, &opts, monitor)?;
             let times = traj.times.iter().map(|t| self.time(t.to_f64())).collect();
-            return Ok((traj, times));
+            drop(field);
+            return Ok((traj, times, Some(m)));
         }
         let (inner, y0): (Box<dyn VectorField<S> + '_>, Params<S>) = match &spec.field {
             FieldKind::Gradient | FieldKind::EndToEnd => (Box::new(GradientFlow::new(model)), p0.clone()),
@@ -412,7 +414,7 @@ impl<S: RunScalar> FlowPlan<S> {
         let mut field = Rescaled { inner, c: self.c.clone() };
         let traj = flow::solve(&mut field, model, &y0, &integrator, &opts, monitor)?;
         let times = traj.times.iter().map(|t| self.time(t.to_f64())).collect();
-        Ok((traj, times))
+        Ok((traj, times, None))
     }
 }
 

@@ -929,7 +929,12 @@ struct RcRun {
 fn rc_run<S: Scalar>(depth: usize, p0: &Params<f64>, proto: &S, h: f64, t1: f64, n_save: usize) -> Result<RcRun> {
     let model = rc::model(depth)?.cast(proto);
     let traj = flow(&model, &p0.cast(proto), h, t1, n_save)?;
-    let mut r = RcRun { times: traj.times.clone(), det: vec![], loss: traj.loss.clone(), w11: vec![] };
+    let mut r = RcRun {
+        times: traj.times.iter().map(Scalar::to_f64).collect(),
+        det: vec![],
+        loss: traj.loss.clone(),
+        w11: vec![],
+    };
     for p in &traj.states {
         let w = model.end_to_end(p);
         r.det.push(rc::det2(&w).to_f64());
@@ -1036,7 +1041,10 @@ fn run_razin_cohen(ctx: &Ctx) -> Result<Summary> {
         let d64: Vec<f64> = t64.states.iter().map(|p| rc::det2(&model.end_to_end(p))).collect();
         let tmp = flow(&m_mp, &pm, h, t2, 400)?;
         let dmp: Vec<f64> = tmp.states.iter().map(|p| rc::det2(&m_mp.end_to_end(p)).to_f64()).collect();
-        Ok((summarize(t64.times.clone(), t64.loss.clone(), d64), summarize(tmp.times.clone(), tmp.loss.clone(), dmp)))
+        Ok((
+            summarize(t64.times.clone(), t64.loss.clone(), d64),
+            summarize(tmp.times.iter().map(Scalar::to_f64).collect(), tmp.loss.clone(), dmp),
+        ))
     };
     let (d64, dmp) = run2(rc::balanced_two_layer(&a2)?, rc::balanced_two_layer(&a2.cast(&mp256))?, h2)?;
     let first_neg = |r: &RcRun| r.det.iter().position(|d| *d <= 0.0).map(|k| r.times[k]);

@@ -164,7 +164,7 @@ pub struct Rung {
 fn gd_identity<S: crate::scalar::Scalar>(proto: &S, eta: S, steps: usize) -> Result<crate::invariants::LawReport> {
     let (model, p0) = problem()?;
     let (model, p0) = (model.cast(proto), p0.cast(proto));
-    let mut opt = Optimizer::new(Method::Gd { eta: 0.1 }, proto)?.with_exact(eta.clone(), proto.zero_like());
+    let mut opt = Optimizer::exact(Method::Gd { eta: eta.clone() })?;
     let mut mon = Monitor::new().track(Balancedness, Law::gd_balancedness(eta));
     let traj = run(&model, &mut opt, &p0, &RunOptions::steps(steps), &mut mon)?;
     Ok(traj.laws[0].clone())

@@ -73,7 +73,7 @@ fn run_case<S: Scalar, Qt: Quantity<S> + 'static>(
     let model = case.model.map(|x| proto.from_q_like(x));
     let p0 = cast_params(&case.p0, proto);
     let (eta, aux) = (proto.from_q_like(&case.eta), proto.from_q_like(&case.aux));
-    let mut opt = Optimizer::new(case.method.clone(), proto)?.with_exact(eta.clone(), aux.clone());
+    let mut opt = Optimizer::exact(case.method.with_values(eta.clone(), aux.clone()))?;
     if let Some((size, seed)) = case.batch {
         opt = opt.with_batches(size, seed);
     }

@@ -23,26 +23,32 @@ pub struct Check {
     pub name: String,
     /// The claim, in words (with the reason for the tolerance).
     pub claim: String,
-    /// What was measured.
+    /// What was measured (NaN fails every check).
+    #[serde(with = "crate::decimal::f64_serde")]
     pub observed: f64,
     /// The bound it is compared with.
+    #[serde(with = "crate::decimal::f64_serde")]
     pub tolerance: f64,
     /// Whether the claim held.
     pub pass: bool,
 }
 
 impl Check {
-    /// Passes when `observed <= tolerance` (and `observed` is not NaN).
+    /// Passes when `observed <= tolerance`; fails when either is NaN.
     pub fn at_most(name: impl Into<String>, claim: impl Into<String>, observed: f64, tolerance: f64) -> Self {
-        Check { name: name.into(), claim: claim.into(), observed, tolerance, pass: observed <= tolerance }
+        let pass = !observed.is_nan() && !tolerance.is_nan() && observed <= tolerance;
+        Check { name: name.into(), claim: claim.into(), observed, tolerance, pass }
     }
-    /// Passes when `observed >= tolerance` (a lower bound, e.g. a ratio that must be large).
+    /// Passes when `observed >= tolerance` (a lower bound, e.g. a ratio that must be large);
+    /// fails when either is NaN.
     pub fn at_least(name: impl Into<String>, claim: impl Into<String>, observed: f64, tolerance: f64) -> Self {
-        Check { name: name.into(), claim: claim.into(), observed, tolerance, pass: observed >= tolerance }
+        let pass = !observed.is_nan() && !tolerance.is_nan() && observed >= tolerance;
+        Check { name: name.into(), claim: claim.into(), observed, tolerance, pass }
     }
-    /// Passes when `|observed − expected| <= tol` (records `observed`; `tolerance` holds `tol`).
+    /// Passes when `|observed − expected| <= tol` (records `observed`; `tolerance` holds `tol`);
+    /// fails when any of them is NaN or `observed` is infinite.
     pub fn near(name: impl Into<String>, claim: impl Into<String>, observed: f64, expected: f64, tol: f64) -> Self {
-        let pass = (observed - expected).abs() <= tol;
+        let pass = observed.is_finite() && (observed - expected).abs() <= tol;
         Check {
             name: name.into(),
             claim: format!("{} (expected {expected})", claim.into()),
@@ -73,9 +79,9 @@ impl Summary {
     pub fn new(name: &str, description: &str) -> Self {
         Summary { name: name.into(), description: description.into(), checks: vec![], figures: vec![], notes: vec![] }
     }
-    /// Whether every check passed.
+    /// Whether at least one check was made and every check passed.
     pub fn passed(&self) -> bool {
-        self.checks.iter().all(|c| c.pass)
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.pass)
     }
     /// Adds a check.
     pub fn check(&mut self, c: Check) {

@@ -22,7 +22,6 @@ use crate::scalar::Scalar;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
-use std::sync::Arc;
 
 pub(super) fn experiments() -> Vec<Experiment> {
     vec![
@@ -798,29 +797,6 @@ fn run_momentum_lambda(ctx: &Ctx) -> Result<Summary> {
 // ---------------------------------------------------------------------------------------------
 // BAR.
 
-/// BAR's exact one-step change of B: with `a = αη`, the rescale `(1±a)x, (1∓a)y` then a GD step
-/// with the gradient `g` from before the rescale,
-/// `B⁺ = ½[(1±a)²‖x‖² − (1∓a)²‖y‖²] − η[(1±a) − (1∓a)]⟨x, g_x⟩ + (η²/2)(‖g_x‖² − ‖g_y‖²)`
-/// (using `⟨x, g_x⟩ = ⟨y, g_y⟩`), the sign read off the step itself.
-fn bar_law(eta: f64, alpha: f64, kind: BarKind) -> Law<f64> {
-    Law::ExactDrift {
-        name: "BAR rescale + GD step".into(),
-        f: Arc::new(move |_, rec: &StepRecord<f64>| {
-            let (x, y) = (&rec.before.blocks[0], &rec.before.blocks[1]);
-            let g = &rec.grads[0];
-            let a = alpha * eta;
-            let grow_x = match kind {
-                BarKind::N => g.blocks[0].norm_sq() >= g.blocks[1].norm_sq(),
-                BarKind::O => x.norm_sq() < y.norm_sq(),
-            };
-            let (fx, fy) = if grow_x { (1.0 + a, 1.0 - a) } else { (1.0 - a, 1.0 + a) };
-            let b = 0.5 * (fx * fx * x.norm_sq() - fy * fy * y.norm_sq()) - eta * (fx - fy) * x.dot(&g.blocks[0])
-                + 0.5 * eta * eta * (g.blocks[0].norm_sq() - g.blocks[1].norm_sq());
-            vec![Mat::from_vec(1, 1, vec![b])]
-        }),
-    }
-}
-
 fn run_bar(ctx: &Ctx) -> Result<Summary> {
     let mut s = Summary::new(
         "bar",
@@ -847,7 +823,7 @@ fn run_bar(ctx: &Ctx) -> Result<Summary> {
         let mut calls = std::collections::HashMap::new();
         for m in &methods {
             let mut mon = match m {
-                Method::Bar { alpha, kind, .. } => Monitor::new().track(FactorBalance, bar_law(eta, *alpha, *kind)),
+                Method::Bar { alpha, kind, .. } => Monitor::new().track(FactorBalance, Law::bar(eta, *alpha, *kind)),
                 _ => Monitor::new(),
             };
             let r = noisy_run(Toy::Nop, &p0, m.clone(), noise, steps, every, 71, &mut mon, |_, _| {})?;
@@ -909,36 +885,6 @@ fn run_bar(ctx: &Ctx) -> Result<Summary> {
 // ---------------------------------------------------------------------------------------------
 // SAM and USAM on diagonal nets.
 
-/// SAM/USAM on `β = u⊙v`: with ascent factor `s` (USAM: 1, SAM: 1/‖∇‖), `g = ∂L/∂β` before and
-/// `g′` at the ascent point, `Δ⁺ = Δ[1 − 2ηρs g g′ − η²g′²(1 − (ρs)²g²)]`, `Δ = u⊙u − v⊙v`.
-fn sam_diagonal_law<S: Scalar>(eta: S, rho: S) -> Law<S> {
-    Law::ExactDrift {
-        name: "Delta+ = Delta [1 - 2 eta rho s g g' - eta^2 g'^2 (1 - rho^2 s^2 g^2)]".into(),
-        f: Arc::new(move |model: &Model<S>, rec: &StepRecord<S>| {
-            let sc = rec.ascent.clone().unwrap_or_else(|| eta.zero_like()) * rho.clone();
-            let beta = model.arch.product(&rec.before);
-            let mut g = beta.zeros_like();
-            model.loss.value_grad(&beta, rec.batch.as_deref(), &mut g);
-            let mut pert = rec.before.clone();
-            pert.axpy(&sc, &rec.grads[0]);
-            let beta2 = model.arch.product(&pert);
-            let mut g2 = beta2.zeros_like();
-            model.loss.value_grad(&beta2, rec.batch.as_deref(), &mut g2);
-            let (u, v) = (&rec.before.blocks[0], &rec.before.blocks[1]);
-            let one = eta.one_like();
-            let two = eta.from_i64_like(2);
-            vec![Mat::from_fn(1, u.cols(), |_, i| {
-                let (gi, hi) = (g.get(0, i).clone(), g2.get(0, i).clone());
-                let delta = u.get(0, i).square() - v.get(0, i).square();
-                let f = one.clone()
-                    - two.clone() * eta.clone() * sc.clone() * gi.clone() * hi.clone()
-                    - eta.square() * hi.square() * (one.clone() - sc.square() * gi.square());
-                delta * f
-            })]
-        }),
-    }
-}
-
 fn run_sam_diagonal(ctx: &Ctx) -> Result<Summary> {
     let mut s = Summary::new(
         "sam-diagonal",
@@ -956,8 +902,8 @@ fn run_sam_diagonal(ctx: &Ctx) -> Result<Summary> {
         let q = crate::scalar::Q::new();
         let (mq, pq) = (model.cast(&q), p0.cast(&q));
         let (eq, rq) = (crate::scalar::Q::from((1, 500)), crate::scalar::Q::from((1, 20)));
-        let mut opt = Optimizer::new(Method::Usam { eta, rho }, &q)?.with_exact(eq.clone(), rq.clone());
-        let mut mon = Monitor::new().track(crate::invariants::DiagonalBalance, sam_diagonal_law(eq, rq));
+        let mut opt = Optimizer::exact(Method::Usam { eta: eq.clone(), rho: rq.clone() })?;
+        let mut mon = Monitor::new().track(crate::invariants::DiagonalBalance, Law::sam_diagonal(eq, rq));
         let tr = run(&mq, &mut opt, &pq, &RunOptions::steps(3), &mut mon)?;
         s.check(Check::at_most(
             "usam-identity-exact-rationals",
@@ -978,7 +924,7 @@ fn run_sam_diagonal(ctx: &Ctx) -> Result<Summary> {
     for (label, method) in [("usam", Method::Usam { eta, rho }), ("sam", Method::Sam { eta, rho })] {
         let normalized = label == "sam";
         let mut opt = Optimizer::new(method.clone(), &0.0)?;
-        let mut mon = Monitor::new().track(crate::invariants::DiagonalBalance, sam_diagonal_law(eta, rho));
+        let mut mon = Monitor::new().track(crate::invariants::DiagonalBalance, Law::sam_diagonal(eta, rho));
         mon.start(&model, &p0);
         let mut p = p0.clone();
         let mut integral = vec![0.0; d];

@@ -235,7 +235,7 @@ impl<S: Scalar> Recorder<'_, S> {
         if self.energy {
             self.monitor.at_time_energy(self.model, y, integral, step, t);
         }
-        self.traj.times.push(t.to_f64());
+        self.traj.times.push(t.clone());
         self.traj.steps.push(step);
         self.traj.loss.push(self.model.loss(&super::fields::position(self.model, y)).to_f64());
         self.traj.states.push(y.clone());
@@ -245,8 +245,8 @@ impl<S: Scalar> Recorder<'_, S> {
     /// appeared at step `step`, time `t_bad`.
     pub fn non_finite(&mut self, last: &Params<S>, step: usize, t: &S, t_bad: f64) {
         self.traj.outcome = Outcome::NonFinite { step, time: t_bad };
-        if self.traj.times.last() != Some(&t.to_f64()) {
-            self.traj.times.push(t.to_f64());
+        if self.traj.times.last() != Some(t) {
+            self.traj.times.push(t.clone());
             self.traj.steps.push(step.saturating_sub(1));
             self.traj.loss.push(self.model.loss(&super::fields::position(self.model, last)).to_f64());
             self.traj.states.push(last.clone());
@@ -306,7 +306,7 @@ pub fn solve<S: Scalar, F: VectorField<S>>(
     let traj = Trajectory {
         method: integrator.name(),
         precision: proto.kind_name(),
-        times: vec![0.0],
+        times: vec![proto.zero_like()],
         steps: vec![0],
         states: vec![y0.clone()],
         loss: vec![model.loss(&super::fields::position(model, y0)).to_f64()],

@@ -32,72 +32,120 @@ pub enum BarKind {
     O,
 }
 
-/// An optimizer and its hyperparameters (in `f64`; converted to the run's number type exactly).
+/// An optimizer and its hyperparameters, held once in the run's number type `S` (`f64` by default,
+/// so `Method::Gd { eta: 0.1 }` is an `f64` method; `Method::Gd { eta: Q::from((1, 7)) }` an exact
+/// one, see [`Method::cast`] to move between number types).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
-pub enum Method {
+pub enum Method<S = f64> {
     /// Gradient descent (SGD when `batch` is set).
     Gd {
         /// Step size η > 0.
-        eta: f64,
+        eta: S,
     },
     /// Sharpness-aware minimization with normalized ascent.
     Sam {
         /// Step size.
-        eta: f64,
+        eta: S,
         /// Ascent radius ρ ≥ 0.
-        rho: f64,
+        rho: S,
     },
     /// Unnormalized SAM.
     Usam {
         /// Step size.
-        eta: f64,
+        eta: S,
         /// Ascent factor ρ ≥ 0.
-        rho: f64,
+        rho: S,
     },
     /// Heavy-ball momentum.
     HeavyBall {
         /// Step size γ.
-        eta: f64,
+        eta: S,
         /// Momentum β ∈ [0, 1).
-        beta: f64,
+        beta: S,
     },
     /// Nesterov momentum.
     Nesterov {
         /// Step size.
-        eta: f64,
+        eta: S,
         /// Momentum β ∈ [0, 1).
-        beta: f64,
+        beta: S,
     },
     /// Balancedness-aware regularization on a two-factor problem.
     Bar {
         /// Step size.
-        eta: f64,
+        eta: S,
         /// Rescaling strength α ≥ 0 (the rescale factor is `a = αη`, needs `a < 1`).
-        alpha: f64,
+        alpha: S,
         /// nBAR or oBAR.
         kind: BarKind,
     },
 }
 
-impl Method {
+impl<S: Scalar> Method<S> {
     /// The step size.
-    pub fn eta(&self) -> f64 {
+    pub fn eta(&self) -> &S {
         match self {
             Method::Gd { eta }
             | Method::Sam { eta, .. }
             | Method::Usam { eta, .. }
             | Method::HeavyBall { eta, .. }
             | Method::Nesterov { eta, .. }
-            | Method::Bar { eta, .. } => *eta,
+            | Method::Bar { eta, .. } => eta,
         }
     }
 
-    /// Time covered by one step: `η`, or `η/(1−β)` for momentum methods.
-    pub fn dt(&self) -> f64 {
+    /// The second hyperparameter: ρ (SAM, USAM), β (momentum) or α (BAR); `None` for GD.
+    pub fn aux(&self) -> Option<&S> {
         match self {
-            Method::HeavyBall { eta, beta } | Method::Nesterov { eta, beta } => eta / (1.0 - beta),
-            m => m.eta(),
+            Method::Gd { .. } => None,
+            Method::Sam { rho: a, .. }
+            | Method::Usam { rho: a, .. }
+            | Method::HeavyBall { beta: a, .. }
+            | Method::Nesterov { beta: a, .. }
+            | Method::Bar { alpha: a, .. } => Some(a),
+        }
+    }
+
+    /// Time covered by one step, in `S`: `η`, or `η/(1−β)` for momentum methods.
+    pub fn dt(&self) -> S {
+        match self {
+            Method::HeavyBall { eta, beta } | Method::Nesterov { eta, beta } => {
+                eta.clone() / (eta.one_like() - beta.clone())
+            }
+            m => m.eta().clone(),
+        }
+    }
+
+    /// The same method with every hyperparameter mapped by `f` (e.g. into another number type).
+    pub fn map<T>(&self, f: impl Fn(&S) -> T) -> Method<T> {
+        match self {
+            Method::Gd { eta } => Method::Gd { eta: f(eta) },
+            Method::Sam { eta, rho } => Method::Sam { eta: f(eta), rho: f(rho) },
+            Method::Usam { eta, rho } => Method::Usam { eta: f(eta), rho: f(rho) },
+            Method::HeavyBall { eta, beta } => Method::HeavyBall { eta: f(eta), beta: f(beta) },
+            Method::Nesterov { eta, beta } => Method::Nesterov { eta: f(eta), beta: f(beta) },
+            Method::Bar { eta, alpha, kind } => Method::Bar { eta: f(eta), alpha: f(alpha), kind: *kind },
+        }
+    }
+
+    /// The same method with hyperparameters converted to the number type of `proto` (through
+    /// [`Scalar::to_f64`] and [`Scalar::from_f64_like`]: exact from `f64`, rounded from wider types;
+    /// build the method directly in `T` for exact values such as η = 1/7).
+    pub fn cast<T: Scalar>(&self, proto: &T) -> Method<T> {
+        self.map(|x| proto.from_f64_like(x.to_f64()))
+    }
+
+    /// The same kind of method with step size `eta` and second hyperparameter `aux` (ρ, β or α;
+    /// ignored by GD), e.g. exact values for a method whose kind was chosen elsewhere.
+    pub fn with_values<T>(&self, eta: T, aux: T) -> Method<T> {
+        match self {
+            Method::Gd { .. } => Method::Gd { eta },
+            Method::Sam { .. } => Method::Sam { eta, rho: aux },
+            Method::Usam { .. } => Method::Usam { eta, rho: aux },
+            Method::HeavyBall { .. } => Method::HeavyBall { eta, beta: aux },
+            Method::Nesterov { .. } => Method::Nesterov { eta, beta: aux },
+            Method::Bar { kind, .. } => Method::Bar { eta, alpha: aux, kind: *kind },
         }
     }
 
@@ -122,20 +170,25 @@ impl Method {
         }
     }
 
-    /// Checks hyperparameter domains.
+    /// Checks hyperparameter domains (in `S`, so an exact η is checked exactly).
     pub fn validate(&self) -> Result<()> {
         let eta = self.eta();
-        if !(eta.is_finite() && eta > 0.0) {
+        let (zero, one) = (eta.zero_like(), eta.one_like());
+        if !(eta.is_finite() && *eta > zero) {
             return Err(Error::invalid("eta", format!("step size must be finite and > 0, got {eta}")));
         }
         match self {
-            Method::Sam { rho, .. } | Method::Usam { rho, .. } if !(rho.is_finite() && *rho >= 0.0) => {
+            Method::Sam { rho, .. } | Method::Usam { rho, .. } if !(rho.is_finite() && *rho >= zero) => {
                 Err(Error::invalid("rho", format!("must be finite and >= 0, got {rho}")))
             }
-            Method::HeavyBall { beta, .. } | Method::Nesterov { beta, .. } if !(0.0..1.0).contains(beta) => {
+            Method::HeavyBall { beta, .. } | Method::Nesterov { beta, .. }
+                if !(beta.is_finite() && *beta >= zero && *beta < one) =>
+            {
                 Err(Error::invalid("beta", format!("momentum must be in [0, 1), got {beta}")))
             }
-            Method::Bar { alpha, eta, .. } if !(alpha.is_finite() && *alpha >= 0.0 && alpha * eta < 1.0) => {
+            Method::Bar { alpha, eta, .. }
+                if !(alpha.is_finite() && *alpha >= zero && alpha.clone() * eta.clone() < one) =>
+            {
                 Err(Error::invalid("alpha", format!("must be >= 0 with alpha*eta < 1, got alpha = {alpha}")))
             }
             _ => Ok(()),
@@ -160,12 +213,11 @@ pub struct StepRecord<S> {
     pub momentum: Option<Params<S>>,
 }
 
-/// Optimizer state: hyperparameters in the run's number type, momentum memory, batch sampler.
+/// Optimizer state: the method with its hyperparameters in the run's number type, momentum memory,
+/// batch sampler.
 pub struct Optimizer<S> {
-    /// The method and its `f64` hyperparameters.
-    pub method: Method,
-    eta: S,
-    aux: S,
+    /// The method and its hyperparameters (the only copy).
+    pub method: Method<S>,
     batch: Option<(usize, ChaCha8Rng)>,
     prev: Option<Params<S>>,
     ws: Option<Workspace<S>>,
@@ -174,34 +226,18 @@ pub struct Optimizer<S> {
 }
 
 impl<S: Scalar> Optimizer<S> {
-    /// An optimizer whose hyperparameters take the number type of `proto` (exactly: a rational
-    /// run with `eta = 0.1` uses the binary value of 0.1; use [`Optimizer::with_exact`] for
-    /// decimal rationals).
+    /// An optimizer whose `f64` hyperparameters take the number type of `proto` (exactly: a
+    /// rational run with `eta = 0.1` uses the binary value of 0.1; use [`Optimizer::exact`] with a
+    /// method built in `S` for decimal rationals such as 1/10).
     pub fn new(method: Method, proto: &S) -> Result<Self> {
-        method.validate()?;
-        let aux = match &method {
-            Method::Sam { rho, .. } | Method::Usam { rho, .. } => *rho,
-            Method::HeavyBall { beta, .. } | Method::Nesterov { beta, .. } => *beta,
-            Method::Bar { alpha, .. } => *alpha,
-            Method::Gd { .. } => 0.0,
-        };
-        Ok(Optimizer {
-            eta: proto.from_f64_like(method.eta()),
-            aux: proto.from_f64_like(aux),
-            method,
-            batch: None,
-            prev: None,
-            ws: None,
-            grad_calls: 0,
-        })
+        Self::exact(method.cast(proto))
     }
 
-    /// Replaces η and the method's second hyperparameter (ρ, β or α) by exact values, e.g.
-    /// rationals `1/10`.
-    pub fn with_exact(mut self, eta: S, aux: S) -> Self {
-        self.eta = eta;
-        self.aux = aux;
-        self
+    /// An optimizer for a method whose hyperparameters are already in the run's number type,
+    /// e.g. `Method::Gd { eta: Q::from((1, 7)) }`.
+    pub fn exact(method: Method<S>) -> Result<Self> {
+        method.validate()?;
+        Ok(Optimizer { method, batch: None, prev: None, ws: None, grad_calls: 0 })
     }
 
     /// Mini-batches of `size` samples drawn without replacement at every step from `seed`.
@@ -212,11 +248,7 @@ impl<S: Scalar> Optimizer<S> {
 
     /// η in the run's number type.
     pub fn eta(&self) -> &S {
-        &self.eta
-    }
-    /// ρ, β or α in the run's number type.
-    pub fn aux(&self) -> &S {
-        &self.aux
+        self.method.eta()
     }
 
     fn draw_batch(&mut self, model: &Model<S>) -> Result<Option<Vec<usize>>> {
@@ -245,7 +277,8 @@ impl<S: Scalar> Optimizer<S> {
         let batch = self.draw_batch(model)?;
         let b = batch.as_deref();
         let before = p.clone();
-        let neg_eta = -self.eta.clone();
+        let neg_eta = -self.method.eta().clone();
+        let aux = self.method.aux().cloned().unwrap_or_else(|| neg_eta.zero_like());
         let mut momentum = None;
         let (loss, grads, ascent) = match self.method.clone() {
             Method::Gd { .. } => {
@@ -271,7 +304,7 @@ impl<S: Scalar> Optimizer<S> {
                     v.one_like()
                 };
                 let mut pert = p.clone();
-                pert.axpy(&(self.aux.clone() * u.clone()), &g);
+                pert.axpy(&(aux.clone() * u.clone()), &g);
                 let (_, h) = self.gradient(model, &pert, b);
                 p.axpy(&neg_eta, &h);
                 (v, vec![g, h], Some(u))
@@ -282,7 +315,7 @@ impl<S: Scalar> Optimizer<S> {
                 let mut mom = before.clone();
                 mom.axpy(&-mom.proto().one_like(), &prev);
                 p.axpy(&neg_eta, &g);
-                p.axpy(&self.aux, &mom);
+                p.axpy(&aux, &mom);
                 momentum = Some(mom);
                 (v, vec![g], None)
             }
@@ -291,7 +324,7 @@ impl<S: Scalar> Optimizer<S> {
                 let mut y = before.clone();
                 let mut mom = before.clone();
                 mom.axpy(&-mom.proto().one_like(), &prev);
-                y.axpy(&self.aux, &mom);
+                y.axpy(&aux, &mom);
                 let (v, g) = self.gradient(model, &y, b);
                 y.axpy(&neg_eta, &g);
                 *p = y;
@@ -306,7 +339,7 @@ impl<S: Scalar> Optimizer<S> {
                     ));
                 }
                 let (v, g) = self.gradient(model, p, b);
-                let a = self.aux.clone() * self.eta.clone();
+                let a = aux.clone() * self.method.eta().clone();
                 let one = a.one_like();
                 let grow_x = match kind {
                     BarKind::N => g.blocks[0].norm_sq() >= g.blocks[1].norm_sq(),
