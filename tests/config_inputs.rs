@@ -377,12 +377,12 @@ fn gram_defect(b: &[Vec<Mp>]) -> f64 {
         for j in 0..n {
             let mut s = Mp::with_val(256, 0);
             if r <= c {
-                for k in 0..c {
-                    s += Mp::with_val(256, &b[i][k] * &b[j][k]);
+                for (x, y) in b[i].iter().zip(&b[j]) {
+                    s += Mp::with_val(256, x * y);
                 }
             } else {
-                for k in 0..r {
-                    s += Mp::with_val(256, &b[k][i] * &b[k][j]);
+                for row in b {
+                    s += Mp::with_val(256, &row[i] * &row[j]);
                 }
             }
             if i == j {
@@ -408,7 +408,11 @@ fn orthogonal_and_balanced_inits_are_computed_at_the_working_precision() {
     assert!(p64.iter().any(|b| gram_defect(b) > 1e-20));
 
     let balanced = variant(
-        &variant(GD, "kind = \"gaussian\"\nscale = 0.5\nseed = 1", "kind = \"balanced\"\nproduct = [[2, \"1/3\"], [0, 1]]"),
+        &variant(
+            GD,
+            "kind = \"gaussian\"\nscale = 0.5\nseed = 1",
+            "kind = \"balanced\"\nproduct = [[2, \"1/3\"], [0, 1]]",
+        ),
         "steps = 5",
         "steps = 0",
     );

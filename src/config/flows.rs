@@ -169,12 +169,14 @@ impl IntegratorSpec {
                 }
                 IntegratorSpec::Adaptive { kind: kind.into(), rtol, atol }
             }
-            other => return Err(bad(
-                &s.field("kind"),
-                format!(
+            other => {
+                return Err(bad(
+                    &s.field("kind"),
+                    format!(
                     "expected euler, heun, rk4, rk8, gauss_legendre, dopri5, dop853, dp5, dp8 or gbs, got \"{other}\""
                 ),
-            )),
+                ))
+            }
         };
         s.finish()?;
         Ok(out)
@@ -253,6 +255,10 @@ impl<S: Scalar> VectorField<S> for Rescaled<'_, S> {
     }
 }
 
+/// A solved flow: the trajectory (in solver time), the physical times of its saves, and the
+/// depth-1 model of an end-to-end flow.
+pub(crate) type Solved<S> = (Trajectory<S>, Vec<S>, Option<Model<S>>);
+
 /// The solver's time grid for one run: its horizon, the solver times of the saves, and the map
 /// back to physical times.
 pub(crate) struct FlowPlan<S> {
@@ -274,7 +280,7 @@ impl<S: RunScalar> FlowPlan<S> {
         match &spec.integrator {
             IntegratorSpec::Fixed { h, .. } => {
                 let nq = (spec.t1.clone() / h.clone()).ceil();
-                let n = nq.numer().to_u64().filter(|&n| n >= 1 && n <= 1 << 53).ok_or_else(|| {
+                let n = nq.numer().to_u64().filter(|n| (1..=1 << 53).contains(n)).ok_or_else(|| {
                     bad("method.integrator.h", "t1/h steps is more than a run can take (2^53)".to_string())
                 })?;
                 let unit = t1.clone() / proto.from_i64_like(n as i64);
@@ -373,7 +379,7 @@ impl<S: RunScalar> FlowPlan<S> {
         model: &Model<S>,
         p0: &Params<S>,
         monitor: &mut Monitor<S>,
-    ) -> Result<(Trajectory<S>, Vec<S>, Option<Model<S>>)> {
+    ) -> Result<Solved<S>> {
         let proto = p0.proto();
         let key = "method.kind";
         let q = |x: &Q| proto.from_q_like(x);

@@ -49,7 +49,7 @@ fn orthonormal_real<S: Real>(m: &Mat<S>, key: &str) -> Result<Mat<S>> {
                 }
             }
             let norm = q[j].iter().fold(m.proto(), |acc, x| acc + x.square()).sqrt();
-            if !(norm.is_finite() && !norm.is_zero()) {
+            if !norm.is_finite() || norm.is_zero() {
                 return Err(Error::invalid(
                     key,
                     "the random matrix to orthonormalize is rank-deficient; change the seed",

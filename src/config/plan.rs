@@ -110,7 +110,7 @@ impl Estimate {
 
     /// Adds work; the key of the largest contribution is the one a refusal names.
     pub fn work(&mut self, key: &str, what: &str, ops: f64) {
-        if !(ops <= self.ops_top) {
+        if !within(ops, self.ops_top) {
             self.ops_top = ops;
             self.ops_key = key.into();
             self.ops_what = what.into();
@@ -132,7 +132,7 @@ impl Estimate {
     /// limit.
     pub fn check(&self, limits: &Limits) -> Result<()> {
         let bytes = self.bytes();
-        if !(bytes <= limits.max_memory) {
+        if !within(bytes, limits.max_memory) {
             let top = self.items.iter().max_by(|a, b| a.bytes.total_cmp(&b.bytes)).expect("nonzero total");
             return Err(Error::invalid(
                 top.key.clone(),
@@ -146,7 +146,7 @@ impl Estimate {
                 ),
             ));
         }
-        if !(self.ops <= limits.max_ops) {
+        if !within(self.ops, limits.max_ops) {
             return Err(Error::invalid(
                 self.ops_key.clone(),
                 format!(
@@ -158,6 +158,11 @@ impl Estimate {
         }
         Ok(())
     }
+}
+
+/// `x ≤ limit`, false when either is NaN (so a NaN estimate is refused).
+fn within(x: f64, limit: f64) -> bool {
+    matches!(x.partial_cmp(&limit), Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal))
 }
 
 /// `1.5 GiB`-style sizes.
