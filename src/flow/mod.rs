@@ -13,9 +13,13 @@ pub mod fields;
 mod gbs;
 mod rk;
 pub mod tableau;
+pub mod tape;
+pub mod taylor;
+mod tolerance;
 
 pub use rk::{solve, Integrator, SolveOptions};
 pub use tableau::Tableau;
+pub use tolerance::{f64_tolerance, Tolerance};
 
 use crate::model::{Model, Workspace};
 use crate::params::Params;
@@ -27,6 +31,11 @@ pub trait VectorField<S: Scalar> {
     fn eval(&mut self, t: &S, y: &Params<S>, dy: &mut Params<S>);
     /// Name for reports.
     fn name(&self) -> String;
+    /// The model whose gradient flow this field is, if it is one (Taylor's method records that
+    /// model's gradient).
+    fn gradient_flow_of(&self) -> Option<&Model<S>> {
+        None
+    }
 }
 
 /// Gradient flow `θ̇ = −∇L(θ)` (with the model's weight decay, if any).
@@ -51,5 +60,8 @@ impl<S: Scalar> VectorField<S> for GradientFlow<'_, S> {
     }
     fn name(&self) -> String {
         "gradient flow".into()
+    }
+    fn gradient_flow_of(&self) -> Option<&Model<S>> {
+        Some(self.model)
     }
 }

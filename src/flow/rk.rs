@@ -88,10 +88,25 @@ pub enum Integrator {
     /// Gragg–Bulirsch–Stoer extrapolation of the modified midpoint rule, with step-size and
     /// order control: reaches tolerances near the working precision (e.g. $10^{-66}$ at 256 bits).
     Gbs {
-        /// Relative tolerance.
+        /// Relative tolerance (a number or an exact string such as `"1e-300"`).
+        #[serde(deserialize_with = "super::f64_tolerance")]
         rtol: f64,
-        /// Absolute tolerance.
+        /// Absolute tolerance (a number or an exact string).
+        #[serde(deserialize_with = "super::f64_tolerance")]
         atol: f64,
+    },
+    /// Taylor's method for polynomial gradient flows ([`taylor`](super::taylor)): order and step
+    /// from an exact tolerance (Jorba–Zou), series through the model's own gradient code.
+    Taylor {
+        /// Tolerance (exact: `"2^-1000"`, `"1e-300"`, or `"auto"` = a few ulps).
+        #[serde(default)]
+        tol: super::Tolerance,
+        /// Fixed order instead of the tolerance's.
+        #[serde(default)]
+        order: Option<usize>,
+        /// Upper bound on the step.
+        #[serde(default)]
+        max_step: Option<f64>,
     },
 }
 
@@ -109,6 +124,7 @@ impl Integrator {
             Integrator::Dp5 { .. } => "dp5".into(),
             Integrator::Dp8 { .. } => "dp8".into(),
             Integrator::Gbs { .. } => "gbs".into(),
+            Integrator::Taylor { .. } => "taylor".into(),
         }
     }
 
@@ -133,7 +149,7 @@ impl Integrator {
             Integrator::Rk8 { .. } | Integrator::Dop853 { .. } | Integrator::Dp8 { .. } => Some(8),
             Integrator::GaussLegendre { stages, .. } => Some(2 * stages),
             Integrator::Dopri5 { .. } | Integrator::Dp5 { .. } => Some(5),
-            Integrator::Gbs { .. } => None,
+            Integrator::Gbs { .. } | Integrator::Taylor { .. } => None,
         }
     }
 
@@ -176,6 +192,7 @@ impl Integrator {
                     Ok(())
                 }
             }
+            Integrator::Taylor { order, max_step, .. } => super::taylor::validate(*order, *max_step),
             _ => Ok(()),
         }
     }
@@ -325,6 +342,10 @@ pub fn solve<S: Scalar, F: VectorField<S>>(
         }
         Integrator::Dp8 { rtol, atol } => {
             super::embedded::integrate(field, y0, &EmbeddedPair::dopri8(&0.0), *rtol, *atol, opts, &mut rec)?
+        }
+        Integrator::Taylor { tol, order, max_step } => {
+            let set = super::taylor::TaylorSettings { tol, order: *order, max_step: *max_step };
+            super::taylor::integrate(field, y0, &set, opts, &mut rec)?
         }
         _ => fixed_step(field, y0, integrator, opts, &mut rec)?,
     }
