@@ -24,7 +24,8 @@ fn run<S: Scalar>(model: &Model<S>, y0: &Params<S>, integ: &Integrator, t1: f64,
 
 fn scalar_chain<S: Scalar>(s: &S, a: &[S]) -> (Model<S>, Params<S>) {
     let widths = vec![1; a.len() + 1];
-    let model = Model::new(Arch::deep_linear(&widths).unwrap(), Loss::target(Mat::from_vec(1, 1, vec![s.clone()]))).unwrap();
+    let model =
+        Model::new(Arch::deep_linear(&widths).unwrap(), Loss::target(Mat::from_vec(1, 1, vec![s.clone()]))).unwrap();
     let p = Params::new(a.iter().map(|x| Mat::from_vec(1, 1, vec![x.clone()])).collect());
     (model, p)
 }
@@ -251,7 +252,12 @@ fn w2_state(bits: u32, integ: &Integrator) -> (Vec<Mp>, Trajectory<Mp>) {
     let tr = run(&m, &y0, integ, 1.0, vec![]);
     let text = std::fs::read_to_string(root.join("bench/W2_reference_320.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let refs = v["state_t1_flat"].as_array().unwrap().iter().map(|s| Mp::with_val(1100, Mp::parse(s.as_str().unwrap()).unwrap())).collect();
+    let refs = v["state_t1_flat"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| Mp::with_val(1100, Mp::parse(s.as_str().unwrap()).unwrap()))
+        .collect();
     (refs, tr)
 }
 

@@ -347,7 +347,8 @@ impl<S: Scalar> Tape<S> {
             match self.instrs[i] {
                 Instr::Mul(a, b) => terms[i] = Some(vec![(a, b)]),
                 Instr::Add(x, y) => {
-                    let fusable = |s: u32| (s as usize) >= n && uses[s as usize] == 1 && terms[s as usize - n].is_some();
+                    let fusable =
+                        |s: u32| (s as usize) >= n && uses[s as usize] == 1 && terms[s as usize - n].is_some();
                     if fusable(x) && fusable(y) {
                         let mut t = terms[x as usize - n].take().unwrap_or_default();
                         t.extend(terms[y as usize - n].take().unwrap_or_default());

@@ -157,7 +157,7 @@ pub(crate) fn integrate<S: Scalar, F: VectorField<S>>(
             if let Some(ms) = set.max_step {
                 hf = hf.min(ms);
             }
-            if !(hf > 16.0 * f64::EPSILON * tf.abs().max(1.0)) {
+            if hf.is_nan() || hf <= 16.0 * f64::EPSILON * tf.abs().max(1.0) {
                 rec.traj.grad_calls = evals;
                 if !y.is_finite() || norm(p).is_nan() {
                     rec.non_finite(&y_last, steps + 1, &t, tf);

@@ -22,18 +22,13 @@ use std::fmt;
 const MAX_EXPONENT: i64 = 1_000_000;
 
 /// An exact positive tolerance, or `Auto` (a few ulps of the working precision).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub enum Tolerance {
     /// A few units in the last place of the working precision: $2^{4-p}$ at $p$ bits.
+    #[default]
     Auto,
     /// This exact positive rational.
     Exact(Q),
-}
-
-impl Default for Tolerance {
-    fn default() -> Self {
-        Tolerance::Auto
-    }
 }
 
 impl Tolerance {
@@ -43,7 +38,12 @@ impl Tolerance {
         if s.eq_ignore_ascii_case("auto") {
             return Ok(Tolerance::Auto);
         }
-        let bad = |why: &str| Error::invalid(field, format!("{why}, got \"{text}\" (expected e.g. \"1e-300\", \"2^-1000\", \"1/3\" or \"auto\")"));
+        let bad = |why: &str| {
+            Error::invalid(
+                field,
+                format!("{why}, got \"{text}\" (expected e.g. \"1e-300\", \"2^-1000\", \"1/3\" or \"auto\")"),
+            )
+        };
         let q = if let Some((b, e)) = s.split_once('^') {
             let base: i64 = b.trim().parse().map_err(|_| bad("the base of a power must be an integer"))?;
             let exp: i64 = e.trim().parse().map_err(|_| bad("the exponent of a power must be an integer"))?;
