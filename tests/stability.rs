@@ -7,7 +7,7 @@
 use linflow::prelude::*;
 use linflow::scalar::Q;
 use linflow::stability::{
-    self, companion_discriminant, companion_roots, eigenvalues, hessian, step_jacobian, symmetric_eigenvalues, StepMap,
+    self, companion_discriminant, companion_roots, eigenvalues, hessian, step_jacobian, symmetric_eigenvalues,
 };
 use linflow::testing::strategies::{self as st, LossKind};
 use linflow::testing::{self, Problem};
@@ -101,13 +101,13 @@ proptest! {
         let prev = testing::draw(&st::params(&m.arch), prev_seed);
         let d = p.len();
         for map in [
-            StepMap::Gd { eta: eta.clone() },
-            StepMap::HeavyBall { eta: eta.clone(), beta: aux.clone() },
-            StepMap::Nesterov { eta: eta.clone(), beta: aux.clone() },
-            StepMap::Usam { eta: eta.clone(), rho: aux.clone() },
+            Method::Gd { eta: eta.clone() },
+            Method::HeavyBall { eta: eta.clone(), beta: aux.clone() },
+            Method::Nesterov { eta: eta.clone(), beta: aux.clone() },
+            Method::Usam { eta: eta.clone(), rho: aux.clone() },
         ] {
             let j = step_jacobian(m, &map, p, &prev).unwrap();
-            let deg = if matches!(map, StepMap::Usam { .. }) { 9 } else { 3 };
+            let deg = if matches!(map, Method::Usam { .. }) { 9 } else { 3 };
             let mem = map.has_memory();
             prop_assert_eq!(j.rows(), if mem { 2 * d } else { d });
             // Joint state (θ, θ′) for momentum methods; the map's second half is θ ↦ θ.
@@ -118,7 +118,7 @@ proptest! {
                     let (mut a, mut b) = (p.clone(), prev.clone());
                     a.axpy(t, &vp);
                     b.axpy(t, &vq);
-                    let mut out = map.apply(m, &a, &b).unwrap().flatten();
+                    let mut out = stability::apply_step(m, &map, &a, &b).unwrap().flatten();
                     if mem {
                         out.extend(a.flatten());
                     }
@@ -142,7 +142,7 @@ fn sam_jacobian_matches_finite_differences_at_256_bits() {
     let case = testing::draw(&st::problem(st::deep_linear(2..=2, 2..=2), Some(LossKind::Regression)), 17);
     let mp = Mp::new(256);
     let (m, p) = case.cast(&mp);
-    let map = StepMap::Sam { eta: mp.from_f64_like(0.1), rho: mp.from_f64_like(0.05) };
+    let map = Method::Sam { eta: mp.from_f64_like(0.1), rho: mp.from_f64_like(0.05) };
     let j = step_jacobian(&m, &map, &p, &p).unwrap();
     let t = mp.from_f64_like(1e-25);
     let mut worst = 0.0f64;
@@ -154,7 +154,10 @@ fn sam_jacobian_matches_finite_differences_at_256_bits() {
         e.set_from_slice(&v);
         a.axpy(&mp.one_like(), &e);
         b.axpy(&-mp.one_like(), &e);
-        let (fa, fb) = (map.apply(&m, &a, &a).unwrap().flatten(), map.apply(&m, &b, &b).unwrap().flatten());
+        let (fa, fb) = (
+            stability::apply_step(&m, &map, &a, &a).unwrap().flatten(),
+            stability::apply_step(&m, &map, &b, &b).unwrap().flatten(),
+        );
         for i in 0..p.len() {
             let fd = (fa[i].clone() - fb[i].clone()) / (t.clone() * mp.from_i64_like(2));
             worst = worst.max((fd - j.get(i, c).clone()).to_f64().abs());
@@ -165,7 +168,7 @@ fn sam_jacobian_matches_finite_differences_at_256_bits() {
     assert!(worst < 1e-40, "worst {worst:e}");
     // Negative control: USAM's Jacobian is not SAM's.
     let usam =
-        step_jacobian(&m, &StepMap::Usam { eta: mp.from_f64_like(0.1), rho: mp.from_f64_like(0.05) }, &p, &p).unwrap();
+        step_jacobian(&m, &Method::Usam { eta: mp.from_f64_like(0.1), rho: mp.from_f64_like(0.05) }, &p, &p).unwrap();
     let diff = j.sub(&usam).max_abs().unwrap().to_f64();
     assert!(diff > 1e-6, "SAM and USAM Jacobians coincide: {diff:e}");
 }
@@ -193,7 +196,7 @@ fn quadratic_hessian_and_gd_jacobian_closed_form() {
     });
     assert_eq!(hessian(m, p), want);
     let eta = Q::from((2, 7));
-    let jac = step_jacobian(m, &StepMap::Gd { eta: eta.clone() }, p, p).unwrap();
+    let jac = step_jacobian(m, &Method::Gd { eta: eta.clone() }, p, p).unwrap();
     assert_eq!(jac, Mat::eye(n, n, &Q::new()).sub(&want.scaled(&eta)));
 }
 
@@ -206,7 +209,7 @@ fn gd_spectrum_is_one_minus_eta_h() {
         Model::new(Arch::deep_linear(&[3, 1]).unwrap(), Loss::regression(x, Mat::zeros(1, 3, &mp)).unwrap()).unwrap();
     let p = Params::new(vec![Mat::from_fn(1, 3, |_, j| mp.from_i64_like(j as i64 + 1))]);
     let eta = mp.ratio_like(1, 2);
-    let r = stability::analyze(&m, &StepMap::Gd { eta: eta.clone() }, &p, &p, 0).unwrap();
+    let r = stability::analyze(&m, &Method::Gd { eta: eta.clone() }, &p, &p, 0).unwrap();
     let mut got: Vec<f64> = r.eigenvalues.iter().map(|z| z.0).collect();
     got.sort_by(f64::total_cmp);
     // 1 − h/2 for h = 3, 4/3, 1/3.
@@ -257,7 +260,7 @@ fn companion_matrix_spectrum_is_union_of_blocks() {
     let case = testing::draw(&st::problem(st::deep_linear(2..=2, 2..=2), Some(LossKind::Target)), 2);
     let (m, p) = case.cast(&0.0f64);
     let (gamma, beta) = (0.05, 0.6);
-    let map = StepMap::HeavyBall { eta: gamma, beta };
+    let map = Method::HeavyBall { eta: gamma, beta };
     let full = eigenvalues(&step_jacobian(&m, &map, &p, &p).unwrap()).unwrap();
     let h = symmetric_eigenvalues(&hessian(&m, &p)).unwrap();
     let mut blocks: Vec<Complex<f64>> = h.iter().flat_map(|x| companion_roots(x, &gamma, &beta)).collect();

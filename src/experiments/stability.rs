@@ -22,7 +22,7 @@ use crate::optim::{Method, Optimizer};
 use crate::params::Params;
 use crate::report::{Figure, Series, Style};
 use crate::run::{run, RunOptions};
-use crate::stability::{analyze, hessian, symmetric_eigenvalues, StepMap};
+use crate::stability::{analyze, hessian, symmetric_eigenvalues};
 use crate::trajectory::Save;
 
 /// Heavy ball's momentum in the regime experiment.
@@ -139,7 +139,7 @@ pub fn measure(quick: bool) -> Result<Measured> {
         let (pts, _) = gd_run(&model, &p0, eta, 400, 1)?;
         ratios.push(pts.last().map_or(f64::NAN, |p| p.1) / pts[0].1);
         gd_runs.push((label.to_string(), eta, pts));
-        let r = analyze(&model, &StepMap::Gd { eta }, &p0, &p0, 0)?;
+        let r = analyze(&model, &Method::Gd { eta }, &p0, &p0, 0)?;
         gd_spectra.push((eta, r.spectral_radius, r.eigenvalues));
     }
 
@@ -161,7 +161,7 @@ pub fn measure(quick: bool) -> Result<Measured> {
             opt.step(&hb_model, &mut p)?;
             xs.push(*p.blocks[0].get(0, 0));
         }
-        let r = analyze(&hb_model, &StepMap::HeavyBall { eta: gamma, beta: BETA }, &q0, &q0, 0)?;
+        let r = analyze(&hb_model, &Method::HeavyBall { eta: gamma, beta: BETA }, &q0, &q0, 0)?;
         let top_complex = r.eigenvalues.iter().any(|z| z.1 != 0.0 && (z.0 * z.0 + z.1 * z.1 - BETA).abs() < 1e-12);
         hb_grid.push((
             lh,
@@ -187,7 +187,7 @@ pub fn measure(quick: bool) -> Result<Measured> {
     let mut hb_spectra = Vec::new();
     for lh in [0.9 * hb_predicted, 3.0 * hb_predicted] {
         let gamma = lh / hb_h * (1.0 - BETA).powi(2);
-        let r = analyze(&hb_model, &StepMap::HeavyBall { eta: gamma, beta: BETA }, &q0, &q0, 0)?;
+        let r = analyze(&hb_model, &Method::HeavyBall { eta: gamma, beta: BETA }, &q0, &q0, 0)?;
         hb_spectra.push((lh, r.eigenvalues));
     }
     Ok(Measured {

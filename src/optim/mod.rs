@@ -149,6 +149,12 @@ impl<S: Scalar> Method<S> {
         }
     }
 
+    /// Whether a step depends on the previous iterate as well (heavy ball, Nesterov): the state
+    /// of the step map is then the pair $(\theta_k, \theta_{k-1})$.
+    pub fn has_memory(&self) -> bool {
+        matches!(self, Method::HeavyBall { .. } | Method::Nesterov { .. })
+    }
+
     /// Gradient calls per step.
     pub fn grad_calls_per_step(&self) -> usize {
         match self {
@@ -249,6 +255,14 @@ impl<S: Scalar> Optimizer<S> {
     /// η in the run's number type.
     pub fn eta(&self) -> &S {
         self.method.eta()
+    }
+
+    /// Starts a momentum method from $\theta_{k-1}$ = `prev` instead of at rest
+    /// ($\theta_{-1} = \theta_0$); other methods ignore it. With this, one [`Optimizer::step`] is
+    /// the step map $(\theta_k, \theta_{k-1}) \mapsto \theta_{k+1}$ itself.
+    pub fn with_previous(mut self, prev: Params<S>) -> Self {
+        self.prev = Some(prev);
+        self
     }
 
     fn draw_batch(&mut self, model: &Model<S>) -> Result<Option<Vec<usize>>> {

@@ -9,103 +9,22 @@ use crate::error::{Error, Result};
 use crate::flow::fields::Hvp;
 use crate::mat::Mat;
 use crate::model::Model;
+use crate::optim::{Method, Optimizer};
 use crate::params::Params;
 use crate::scalar::Scalar;
 
-/// A step map with its hyperparameters in the run's number type.
-#[derive(Clone, Debug, PartialEq)]
-pub enum StepMap<S> {
-    /// GD: $\theta \mapsto \theta - \eta\nabla L(\theta)$.
-    Gd {
-        /// η.
-        eta: S,
-    },
-    /// Heavy ball on the pair $(\theta_k, \theta_{k-1})$:
-    /// $(\theta, \theta') \mapsto (\theta - \gamma\nabla L(\theta) + \beta(\theta - \theta'), \theta)$.
-    HeavyBall {
-        /// γ.
-        eta: S,
-        /// β.
-        beta: S,
-    },
-    /// Nesterov on $(\theta_k, \theta_{k-1})$: $y = \theta + \beta(\theta - \theta')$,
-    /// $(\theta, \theta') \mapsto (y - \eta\nabla L(y), \theta)$.
-    Nesterov {
-        /// η.
-        eta: S,
-        /// β.
-        beta: S,
-    },
-    /// USAM: $\theta \mapsto \theta - \eta\nabla L(\theta + \rho\nabla L(\theta))$.
-    Usam {
-        /// η.
-        eta: S,
-        /// ρ.
-        rho: S,
-    },
-    /// SAM: $\theta \mapsto \theta - \eta\nabla L(\theta + \rho\, g/\|g\|)$, $g = \nabla L(\theta)$.
-    Sam {
-        /// η.
-        eta: S,
-        /// ρ.
-        rho: S,
-    },
-}
-
-impl<S: Scalar> StepMap<S> {
-    /// Whether the state is the pair $(\theta_k, \theta_{k-1})$ (momentum methods).
-    pub fn has_memory(&self) -> bool {
-        matches!(self, StepMap::HeavyBall { .. } | StepMap::Nesterov { .. })
-    }
-
-    /// Short name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            StepMap::Gd { .. } => "gd",
-            StepMap::HeavyBall { .. } => "heavy_ball",
-            StepMap::Nesterov { .. } => "nesterov",
-            StepMap::Usam { .. } => "usam",
-            StepMap::Sam { .. } => "sam",
-        }
-    }
-
-    /// Applies the map once: returns $\theta_{k+1}$ from $\theta_k$ (and $\theta_{k-1}$ for
-    /// momentum methods; ignored otherwise). Used to check the Jacobians by finite differences.
-    pub fn apply(&self, model: &Model<S>, p: &Params<S>, prev: &Params<S>) -> Result<Params<S>> {
-        let grad = |q: &Params<S>| model.grad(q).1;
-        let one = p.proto().one_like();
-        let mut out = p.clone();
-        match self {
-            StepMap::Gd { eta } => out.axpy(&-eta.clone(), &grad(p)),
-            StepMap::HeavyBall { eta, beta } => {
-                out.axpy(&-eta.clone(), &grad(p));
-                out.axpy(beta, p);
-                out.axpy(&-beta.clone(), prev);
-            }
-            StepMap::Nesterov { eta, beta } => {
-                let mut y = p.clone();
-                y.axpy(beta, p);
-                y.axpy(&-beta.clone(), prev);
-                out = y.clone();
-                out.axpy(&-eta.clone(), &grad(&y));
-            }
-            StepMap::Usam { eta, rho } => {
-                let mut q = p.clone();
-                q.axpy(rho, &grad(p));
-                out.axpy(&-eta.clone(), &grad(&q));
-            }
-            StepMap::Sam { eta, rho } => {
-                let g = grad(p);
-                let norm = g.norm_sq().try_sqrt().ok_or_else(needs_sqrt)?;
-                let mut q = p.clone();
-                if !norm.is_zero() {
-                    q.axpy(&(rho.clone() * (one / norm)), &g);
-                }
-                out.axpy(&-eta.clone(), &grad(&q));
-            }
-        }
-        Ok(out)
-    }
+/// Applies `method` once, as the optimizer does: returns $\theta_{k+1}$ from $\theta_k$ = `p`
+/// (and $\theta_{k-1}$ = `prev` for momentum methods; ignored otherwise). The Jacobians of
+/// [`step_jacobian`] are the derivatives of this map.
+pub fn apply_step<S: Scalar>(
+    model: &Model<S>,
+    method: &Method<S>,
+    p: &Params<S>,
+    prev: &Params<S>,
+) -> Result<Params<S>> {
+    let mut out = p.clone();
+    Optimizer::exact(method.clone())?.with_previous(prev.clone()).step(model, &mut out)?;
+    Ok(out)
 }
 
 fn needs_sqrt() -> Error {
@@ -166,31 +85,36 @@ fn companion<S: Scalar>(a: &Mat<S>, b: &Mat<S>) -> Mat<S> {
 ///
 /// ($g = \nabla L(\theta)$; SAM at $g = 0$ takes the ascent as zero, as the optimizer does, and
 /// its map is not differentiable there: an error is returned.)
-pub fn step_jacobian<S: Scalar>(model: &Model<S>, map: &StepMap<S>, p: &Params<S>, prev: &Params<S>) -> Result<Mat<S>> {
+pub fn step_jacobian<S: Scalar>(
+    model: &Model<S>,
+    method: &Method<S>,
+    p: &Params<S>,
+    prev: &Params<S>,
+) -> Result<Mat<S>> {
     let proto = p.proto();
     let one = proto.one_like();
-    Ok(match map {
-        StepMap::Gd { eta } => shifted(&one, eta, &hessian(model, p)),
-        StepMap::HeavyBall { eta, beta } => {
+    Ok(match method {
+        Method::Gd { eta } => shifted(&one, eta, &hessian(model, p)),
+        Method::HeavyBall { eta, beta } => {
             let a = shifted(&(one.clone() + beta.clone()), eta, &hessian(model, p));
             let b = identity(p.len(), &proto).scaled(&-beta.clone());
             companion(&a, &b)
         }
-        StepMap::Nesterov { eta, beta } => {
+        Method::Nesterov { eta, beta } => {
             let mut y = p.clone();
             y.axpy(beta, p);
             y.axpy(&-beta.clone(), prev);
             let m = shifted(&one, eta, &hessian(model, &y));
             companion(&m.scaled(&(one.clone() + beta.clone())), &m.scaled(&-beta.clone()))
         }
-        StepMap::Usam { eta, rho } => {
+        Method::Usam { eta, rho } => {
             let h0 = hessian(model, p);
             let mut q = p.clone();
             q.axpy(rho, &model.grad(p).1);
             let inner = identity(p.len(), &proto).add(&h0.scaled(rho));
             shifted(&one, eta, &hessian(model, &q).matmul(&inner))
         }
-        StepMap::Sam { eta, rho } => {
+        Method::Sam { eta, rho } => {
             let g = model.grad(p).1;
             let norm = g.norm_sq().try_sqrt().ok_or_else(needs_sqrt)?;
             if norm.is_zero() {
@@ -211,5 +135,14 @@ pub fn step_jacobian<S: Scalar>(model: &Model<S>, map: &StepMap<S>, p: &Params<S
             q.axpy(&(rho.clone() / norm), &g);
             shifted(&one, eta, &hessian(model, &q).matmul(&inner))
         }
+        Method::Bar { .. } => return Err(not_smooth()),
     })
+}
+
+/// BAR's rescaling switches on a comparison of norms: its step map has no Jacobian there.
+pub(crate) fn not_smooth() -> Error {
+    Error::invalid(
+        "method",
+        "the stability analysis covers gd, heavy_ball, nesterov, usam and sam (BAR's rescaling is not smooth)",
+    )
 }

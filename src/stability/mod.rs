@@ -26,13 +26,14 @@
 mod jacobian;
 mod spectrum;
 
-pub use jacobian::{hessian, step_jacobian, StepMap};
+pub use jacobian::{apply_step, hessian, step_jacobian};
 pub use spectrum::{
     companion_discriminant, companion_roots, eigenvalues, nesterov_roots, spectral_radius, symmetric_eigenvalues,
 };
 
 use crate::error::Result;
 use crate::model::Model;
+use crate::optim::{Method, Optimizer};
 use crate::params::Params;
 use crate::scalar::{Real, Scalar};
 use num_complex::Complex;
@@ -78,11 +79,11 @@ fn c64<S: Scalar>(z: &Complex<S>) -> Complex<f64> {
     Complex::new(z.re.to_f64(), z.im.to_f64())
 }
 
-/// The stability report of `map` at `p` (with `prev` = $\theta_{k-1}$ for momentum methods) in
+/// The stability report of `method`'s step at `p` (with `prev` = $\theta_{k-1}$ for momentum methods) in
 /// the precision of `S`.
 pub fn analyze<S: Real>(
     model: &Model<S>,
-    map: &StepMap<S>,
+    method: &Method<S>,
     p: &Params<S>,
     prev: &Params<S>,
     step: usize,
@@ -90,11 +91,11 @@ pub fn analyze<S: Real>(
     let h = symmetric_eigenvalues(&hessian(model, p))?;
     let (hmin, hmax) = (h.first().map_or(0.0, |x| x.to_f64()), h.last().map_or(0.0, |x| x.to_f64()));
     let mut momentum = None;
-    let eigs: Vec<Complex<f64>> = match map {
-        StepMap::Gd { eta } => {
+    let eigs: Vec<Complex<f64>> = match method {
+        Method::Gd { eta } => {
             h.iter().map(|x| Complex::new((x.one_like() - eta.clone() * x.clone()).to_f64(), 0.0)).collect()
         }
-        StepMap::HeavyBall { eta, beta } => {
+        Method::HeavyBall { eta, beta } => {
             let one = eta.one_like();
             let lambda = eta.clone() / (one.clone() - beta.clone()).square();
             let pairs = h.iter().filter(|x| companion_discriminant(*x, eta, beta) < x.zero_like()).count();
@@ -106,19 +107,20 @@ pub fn analyze<S: Real>(
             });
             h.iter().flat_map(|x| companion_roots(x, eta, beta)).map(|z| c64(&z)).collect()
         }
-        StepMap::Nesterov { eta, beta } => {
+        Method::Nesterov { eta, beta } => {
             let mut y = p.clone();
             y.axpy(beta, p);
             y.axpy(&-beta.clone(), prev);
             let hy = symmetric_eigenvalues(&hessian(model, &y))?;
             hy.iter().flat_map(|x| nesterov_roots(x, eta, beta)).map(|z| c64(&z)).collect()
         }
-        StepMap::Usam { .. } | StepMap::Sam { .. } => eigenvalues(&step_jacobian(model, map, p, prev)?.to_f64())?,
+        Method::Usam { .. } | Method::Sam { .. } => eigenvalues(&step_jacobian(model, method, p, prev)?.to_f64())?,
+        Method::Bar { .. } => return Err(jacobian::not_smooth()),
     };
     Ok(PointReport {
         step,
         loss: model.loss(p).to_f64(),
-        method: map.name().into(),
+        method: method.name().into(),
         hessian_min: hmin,
         hessian_max: hmax,
         spectral_radius: spectral_radius(&eigs),
@@ -159,18 +161,19 @@ impl At {
     }
 }
 
-/// Runs `map` from `p0` for `steps` steps (momentum methods from $\theta_{-1} = \theta_0$) and
+/// Runs `method` from `p0` for `steps` steps (momentum methods from $\theta_{-1} = \theta_0$) and
 /// analyzes it where `at` says. A run whose parameters stop being finite ends there (its last
 /// finite point is analyzed for [`At::End`]).
 pub fn along<S: Real>(
     model: &Model<S>,
-    map: &StepMap<S>,
+    method: &Method<S>,
     p0: &Params<S>,
     steps: usize,
     at: At,
 ) -> Result<Vec<PointReport>> {
     model.check_params(p0)?;
     let mut out = Vec::new();
+    let mut opt = Optimizer::exact(method.clone())?;
     let (mut prev, mut p) = (p0.clone(), p0.clone());
     let wanted = |k: usize| match at {
         At::Start => k == 0,
@@ -180,43 +183,23 @@ pub fn along<S: Real>(
     let mut last = 0;
     for k in 0..=steps {
         if wanted(k) {
-            out.push(analyze(model, map, &p, &prev, k)?);
+            out.push(analyze(model, method, &p, &prev, k)?);
         }
         last = k;
         if k == steps || (at == At::Start) {
             break;
         }
-        let next = map.apply(model, &p, &prev)?;
+        let mut next = p.clone();
+        opt.step(model, &mut next)?;
         if !next.is_finite() {
             break;
         }
         prev = std::mem::replace(&mut p, next);
     }
     if at == At::End || (matches!(at, At::Every(_)) && out.last().map(|r| r.step) != Some(last)) {
-        out.push(analyze(model, map, &p, &prev, last)?);
+        out.push(analyze(model, method, &p, &prev, last)?);
     }
     Ok(out)
-}
-
-/// The step map of an experiment file's discrete method (full-batch: a mini-batch setting is
-/// ignored, the Hessian is that of the whole loss), in the number type of `proto`.
-pub fn step_map<S: Scalar>(method: &crate::optim::Method<crate::scalar::Q>, proto: &S) -> Result<StepMap<S>> {
-    use crate::optim::Method;
-    let eta = proto.from_q_like(method.eta());
-    let aux = method.aux().map_or_else(|| proto.zero_like(), |a| proto.from_q_like(a));
-    Ok(match method {
-        Method::Gd { .. } => StepMap::Gd { eta },
-        Method::HeavyBall { .. } => StepMap::HeavyBall { eta, beta: aux },
-        Method::Nesterov { .. } => StepMap::Nesterov { eta, beta: aux },
-        Method::Usam { .. } => StepMap::Usam { eta, rho: aux },
-        Method::Sam { .. } => StepMap::Sam { eta, rho: aux },
-        Method::Bar { .. } => {
-            return Err(crate::error::Error::invalid(
-                "method",
-                "the stability analysis covers gd, heavy_ball, nesterov, usam and sam (BAR's rescaling is not smooth)",
-            ))
-        }
-    })
 }
 
 /// The reports of `linflow stability FILE`: the file's model, starting point and discrete method
@@ -225,9 +208,10 @@ pub fn from_spec<S: Real>(spec: &crate::config::ExperimentSpec, proto: &S, at: A
     let (method, steps) = spec.discrete().ok_or_else(|| {
         crate::error::Error::invalid("method", "the stability of a step needs a discrete method, not a flow")
     })?;
-    let map = step_map(method, proto)?;
+    // Full-batch: a mini-batch setting is ignored, the Hessian is that of the whole loss.
+    let method = method.map(|x| proto.from_q_like(x));
     let (model, p0) = spec.problem(proto)?;
-    along(&model, &map, &p0, steps, at)
+    along(&model, &method, &p0, steps, at)
 }
 
 /// The table printed by `linflow stability`.
