@@ -40,6 +40,7 @@ pub mod experiments;
 pub mod flow;
 pub mod init;
 pub mod invariants;
+pub mod linalg;
 pub mod mat;
 pub mod model;
 pub mod optim;

@@ -16,12 +16,12 @@ use linflow::closed_form::end_to_end::{
     end_to_end_field, preconditioner_spectrum, product_velocity, singular_value_rates,
 };
 use linflow::closed_form::lindsey_menon::{
-    act, balanced_point, kempf_ness_minimum, lie_action, moment_map, orbit_descent, regularizer, solve as lin_solve,
-    sym_eigen,
+    act, balanced_point, kempf_ness_minimum, lie_action, moment_map, orbit_descent, regularizer,
 };
 use linflow::closed_form::riccati::{lambda_balanced_init, Riccati};
 use linflow::experiments;
 use linflow::flow::fields::{EndToEndFlow, MomentMapFlow, RegularizerFlow};
+use linflow::linalg::{solve as lin_solve, sym_eigen};
 use linflow::prelude::*;
 
 const BITS: u32 = 256;
@@ -466,7 +466,7 @@ fn end_to_end_field_matches_parameter_velocity_at_256_bits() {
     let mut g = x.zeros_like();
     model.loss.value_grad(&x, None, &mut g);
     let rates = singular_value_rates(&x, &g, 3, Some(&lambda)).unwrap();
-    let (u, _, v) = linflow::closed_form::lindsey_menon::thin_svd(&x).unwrap();
+    let (u, _, v) = linflow::linalg::thin_svd(&x).unwrap();
     let uxv = u.prod(true, &xdot, false).matmul(&v);
     for (r, rate) in rates.iter().enumerate() {
         assert!((rate.clone() - uxv.get(r, r).clone()).to_f64().abs() < 1e-50);

@@ -3,7 +3,8 @@
 //! forms, discrete methods converging to their flows, and deep gradient flow for the end-to-end
 //! flow.
 
-use linflow::flow::fields::{psd_power, EndToEndFlow, HeavyBallFlow, Hvp, ModifiedGdFlow, SamFlow, SamForm, UsamFlow};
+use linflow::flow::fields::{EndToEndFlow, HeavyBallFlow, Hvp, ModifiedGdFlow, SamFlow, SamForm, UsamFlow};
+use linflow::linalg::psd_power;
 use linflow::prelude::*;
 
 /// A 2-3-2 network on a regression loss with weight decay (all rational-exact after casting).

@@ -21,8 +21,8 @@
 //! map decays like $e^{-2t/\varepsilon}$ and the product follows the end-to-end learning flow up to
 //! $O(\varepsilon)$.
 
-use super::lindsey_menon::solve;
 use crate::error::{Error, Result};
+use crate::linalg::{solve, thin_svd};
 use crate::mat::Mat;
 use crate::params::Params;
 use crate::scalar::{Real, Scalar};
@@ -299,7 +299,7 @@ pub fn moment_flow_rates(x: &Mat<f64>, depth: usize) -> Result<Vec<f64>> {
     if x.rows() != x.cols() {
         return Err(pre(REF_B, format!("the rates are for square X (all widths equal), got {:?}", x.shape())));
     }
-    let (_, sig, _) = super::lindsey_menon::thin_svd(x)?;
+    let (_, sig, _) = thin_svd(x)?;
     let l: Vec<f64> = sig.iter().map(|s| f64::powf(*s, 2.0 / depth as f64)).collect();
     let mut rates = Vec::new();
     for a in 0..l.len() {

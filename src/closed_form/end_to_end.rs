@@ -15,8 +15,8 @@
 //! eigenvalues of $X^\top X$ turns into large errors under a power $< 1$. The vector field for the
 //! integrators is [`crate::flow::fields::EndToEndFlow`].
 
-use super::lindsey_menon::{psd_pow, singular_values, thin_svd};
 use crate::error::{Error, Result};
+use crate::linalg::{psd_pow, singular_values, thin_svd};
 use crate::mat::Mat;
 use crate::model::{Arch, Loss, Model};
 use crate::params::Params;

@@ -15,177 +15,22 @@
 //!
 //! Everything here is generic: the group action, moment map and linear solves over any
 //! [`Scalar`] (exact in rationals), the spectral functions over [`Real`] (`f64` and MPFR at any
-//! precision), with a cyclic Jacobi eigensolver that runs at the precision of its input.
+//! precision), on the linear algebra of [`crate::linalg`].
 
 use crate::error::{Error, Result};
 use crate::mat::Mat;
 use crate::params::Params;
 use crate::scalar::{Real, Scalar};
 
+use crate::linalg::{inverse, spectral, squared_singular_values, sym_eigen};
+/// The singular values and thin SVD the fibres are built from, also at this path (their home is
+/// [`crate::linalg`]).
+pub use crate::linalg::{singular_values, thin_svd};
+
 const REF: &str = "Lindsey-Menon fibre";
 
 fn pre(message: impl Into<String>) -> Error {
     Error::Precondition { reference: REF.into(), message: message.into() }
-}
-
-/// Solves `a·x = b` (`a` square, `b` with any number of columns) by Gaussian elimination with
-/// partial pivoting. Exact in rationals. Returns [`Error::Precondition`] when `a` is singular.
-pub fn solve<S: Scalar>(a: &Mat<S>, b: &Mat<S>) -> Result<Mat<S>> {
-    let n = a.rows();
-    if a.cols() != n || b.rows() != n {
-        return Err(Error::dim("linear solve", format!("{n}x{n} matrix and {n} rows"), format!("{:?}", b.shape())));
-    }
-    let m = b.cols();
-    let mut lhs: Vec<Vec<S>> = a.to_rows();
-    let mut rhs: Vec<Vec<S>> = b.to_rows();
-    for col in 0..n {
-        let piv = (col..n)
-            .max_by(|&i, &j| lhs[i][col].abs().partial_cmp(&lhs[j][col].abs()).unwrap_or(std::cmp::Ordering::Equal))
-            .unwrap_or(col);
-        if lhs[piv][col].is_zero() || !lhs[piv][col].is_finite() {
-            return Err(pre(format!("matrix is singular (no pivot in column {col})")));
-        }
-        lhs.swap(col, piv);
-        rhs.swap(col, piv);
-        let p = lhs[col][col].clone();
-        for i in 0..n {
-            if i == col || lhs[i][col].is_zero() {
-                continue;
-            }
-            let f = lhs[i][col].clone() / p.clone();
-            let (pivot_row, pivot_rhs) = (lhs[col].clone(), rhs[col].clone());
-            for (x, y) in lhs[i].iter_mut().zip(&pivot_row).skip(col) {
-                *x -= &(f.clone() * y.clone());
-            }
-            for (x, y) in rhs[i].iter_mut().zip(&pivot_rhs) {
-                *x -= &(f.clone() * y.clone());
-            }
-        }
-    }
-    let x = Mat::from_fn(n, m, |i, k| rhs[i][k].clone() / lhs[i][i].clone());
-    if !x.is_finite() {
-        return Err(pre("linear solve produced non-finite values (matrix numerically singular)"));
-    }
-    Ok(x)
-}
-
-/// Inverse of a square matrix (Gauss–Jordan; exact in rationals).
-pub fn inverse<S: Scalar>(a: &Mat<S>) -> Result<Mat<S>> {
-    if a.rows() != a.cols() || a.rows() == 0 {
-        return Err(Error::dim("inverse", "a non-empty square matrix", format!("{:?}", a.shape())));
-    }
-    let proto = a.proto();
-    solve(a, &Mat::eye(a.rows(), a.rows(), &proto))
-}
-
-/// Eigen-decomposition of a symmetric matrix by cyclic Jacobi rotations, at the precision of the
-/// input: returns the eigenvalues in decreasing order and the orthogonal matrix whose columns are
-/// the eigenvectors. Only the symmetric part of `a` is used.
-pub fn sym_eigen<S: Real>(a: &Mat<S>) -> Result<(Vec<S>, Mat<S>)> {
-    let n = a.rows();
-    if a.cols() != n || n == 0 {
-        return Err(Error::dim(
-            "symmetric eigen-decomposition",
-            "a non-empty square matrix",
-            format!("{:?}", a.shape()),
-        ));
-    }
-    if !a.is_finite() {
-        return Err(Error::invalid("matrix", "symmetric eigen-decomposition needs finite entries"));
-    }
-    let proto = a.proto();
-    let half = proto.ratio_like(1, 2);
-    let mut m: Vec<S> = (0..n * n)
-        .map(|k| {
-            let (i, j) = (k / n, k % n);
-            (a.get(i, j).clone() + a.get(j, i).clone()) * half.clone()
-        })
-        .collect();
-    let mut v = Mat::eye(n, n, &proto);
-    let eps = proto.epsilon_like();
-    let one = proto.one_like();
-    for _sweep in 0..200 {
-        let mut off = proto.zero_like();
-        let mut total = proto.zero_like();
-        for i in 0..n {
-            for j in 0..n {
-                let s = m[i * n + j].square();
-                if i != j {
-                    off += &s;
-                }
-                total += &s;
-            }
-        }
-        if off.is_zero() || off <= eps.square() * eps.square() * total {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = m[p * n + q].clone();
-                if apq.is_zero() {
-                    continue;
-                }
-                let theta = (m[q * n + q].clone() - m[p * n + p].clone()) / (apq * proto.from_i64_like(2));
-                let r = (theta.square() + one.clone()).sqrt();
-                let t = if theta >= proto.zero_like() {
-                    one.clone() / (theta.clone() + r)
-                } else {
-                    -(one.clone() / (r - theta.clone()))
-                };
-                let c = one.clone() / (t.square() + one.clone()).sqrt();
-                let s = t * c.clone();
-                for k in 0..n {
-                    let (akp, akq) = (m[k * n + p].clone(), m[k * n + q].clone());
-                    m[k * n + p] = c.clone() * akp.clone() - s.clone() * akq.clone();
-                    m[k * n + q] = s.clone() * akp + c.clone() * akq;
-                }
-                for k in 0..n {
-                    let (apk, aqk) = (m[p * n + k].clone(), m[q * n + k].clone());
-                    m[p * n + k] = c.clone() * apk.clone() - s.clone() * aqk.clone();
-                    m[q * n + k] = s.clone() * apk + c.clone() * aqk;
-                }
-                for k in 0..n {
-                    let (vkp, vkq) = (v.get(k, p).clone(), v.get(k, q).clone());
-                    *v.get_mut(k, p) = c.clone() * vkp.clone() - s.clone() * vkq.clone();
-                    *v.get_mut(k, q) = s.clone() * vkp + c.clone() * vkq;
-                }
-            }
-        }
-    }
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&i, &j| m[j * n + j].partial_cmp(&m[i * n + i]).unwrap_or(std::cmp::Ordering::Equal));
-    let vals = order.iter().map(|&i| m[i * n + i].clone()).collect();
-    let vecs = Mat::from_fn(n, n, |i, k| v.get(i, order[k]).clone());
-    Ok((vals, vecs))
-}
-
-/// `V f(Λ) Vᵀ` for a symmetric matrix `A = VΛVᵀ`: a spectral function evaluated at the precision
-/// of `a`.
-pub fn sym_apply<S: Real>(a: &Mat<S>, f: impl Fn(&S) -> S) -> Result<Mat<S>> {
-    let (vals, v) = sym_eigen(a)?;
-    Ok(spectral(&vals, &v, f))
-}
-
-/// `V f(Λ) Vᵀ` from an eigen-decomposition.
-pub fn spectral<S: Scalar>(vals: &[S], v: &Mat<S>, f: impl Fn(&S) -> S) -> Mat<S> {
-    let n = vals.len();
-    let fv: Vec<S> = vals.iter().map(f).collect();
-    let vd = Mat::from_fn(n, n, |i, k| v.get(i, k).clone() * fv[k].clone());
-    vd.prod(false, v, true)
-}
-
-/// The power $A^p$ of a positive semidefinite symmetric matrix, with eigenvalues at most
-/// `cut·λ_max` treated as exact zeros and $0^0 = 1$ (so that $A^0 = I$ and the power is smooth on
-/// rank-deficient Gram matrices such as $W^\top W$ of a rectangular $W$).
-pub fn psd_pow<S: Real>(a: &Mat<S>, p: &S, cut: &S) -> Result<Mat<S>> {
-    if p.is_zero() && a.rows() == a.cols() && a.rows() > 0 {
-        return Ok(Mat::eye(a.rows(), a.rows(), &p.zero_like()));
-    }
-    let (vals, v) = sym_eigen(a)?;
-    let zero = p.zero_like();
-    let top = vals.first().map(|x| x.abs()).unwrap_or_else(|| zero.clone());
-    let thr = cut.clone() * top;
-    Ok(spectral(&vals, &v, |l| if *l <= thr || *l <= zero { zero.clone() } else { l.powf(p) }))
 }
 
 /// The regularizer $R(W) = \tfrac12\sum_j \|W_j\|_F^2$.
@@ -269,20 +114,6 @@ pub fn lie_action<S: Scalar>(w: &Params<S>, xi: &[Mat<S>]) -> Result<Params<S>> 
     Ok(Params::new(blocks))
 }
 
-/// Eigenvalues of the smaller Gram matrix of `x` (the squared singular values, decreasing, the
-/// `min(rows, cols)` largest), clipped at zero, with the eigenvectors.
-fn gram_eigen<S: Real>(x: &Mat<S>) -> Result<(Vec<S>, Mat<S>, bool)> {
-    let wide = x.rows() < x.cols();
-    let g = if wide { x.gram() } else { x.gram_t() };
-    let (mut vals, v) = sym_eigen(&g)?;
-    for l in &mut vals {
-        if *l < l.zero_like() {
-            *l = l.zero_like();
-        }
-    }
-    Ok((vals, v, wide))
-}
-
 fn check_x<S: Scalar>(x: &Mat<S>) -> Result<()> {
     if x.rows() == 0 || x.cols() == 0 {
         return Err(Error::invalid("x", "end-to-end matrix must be non-empty"));
@@ -291,13 +122,6 @@ fn check_x<S: Scalar>(x: &Mat<S>) -> Result<()> {
         return Err(Error::invalid("x", "end-to-end matrix must have finite entries"));
     }
     Ok(())
-}
-
-/// Singular values of `x` (the `min(rows, cols)` of them, decreasing), at the precision of `x`,
-/// from the eigenvalues of the smaller Gram matrix.
-pub fn singular_values<S: Real>(x: &Mat<S>) -> Result<Vec<S>> {
-    check_x(x)?;
-    Ok(gram_eigen(x)?.0.iter().map(Real::sqrt).collect())
 }
 
 /// The Kempf–Ness minimum of the regularizer on the fibre of `x` for depth `depth`:
@@ -309,7 +133,7 @@ pub fn kempf_ness_minimum<S: Real>(x: &Mat<S>, depth: usize) -> Result<S> {
         return Err(pre("depth N must be at least 1"));
     }
     check_x(x)?;
-    let (vals, _, _) = gram_eigen(x)?;
+    let vals = squared_singular_values(x)?;
     let proto = x.proto();
     let p = proto.ratio_like(1, depth as i64);
     let mut s = proto.zero_like();
@@ -319,42 +143,6 @@ pub fn kempf_ness_minimum<S: Real>(x: &Mat<S>, depth: usize) -> Result<S> {
         }
     }
     Ok(s * proto.ratio_like(depth as i64, 2))
-}
-
-/// Thin SVD $X = U_r\Sigma V_r^\top$ of a full-rank `x` ($r = \min$ of its dimensions) at the
-/// precision of `x`: the eigenvectors of the smaller Gram matrix give one side, $XV_r\Sigma^{-1}$
-/// (or $X^\top U_r\Sigma^{-1}$) the other. Returns `(U_r, σ, V_r)`, σ decreasing.
-///
-/// Precondition: full rank, with the smallest singular value above $\sqrt{\epsilon}\,\sigma_1$ of
-/// the precision (below that the Gram matrix does not resolve it).
-pub fn thin_svd<S: Real>(x: &Mat<S>) -> Result<(Mat<S>, Vec<S>, Mat<S>)> {
-    check_x(x)?;
-    let (dn, d0) = x.shape();
-    let r = dn.min(d0);
-    let (vals, v, wide) = gram_eigen(x)?;
-    let proto = x.proto();
-    let sig: Vec<S> = vals.iter().take(r).map(Real::sqrt).collect();
-    let smax = sig[0].clone();
-    let floor = proto.epsilon_like().sqrt() * smax.clone();
-    if smax.is_zero() || sig[r - 1] <= floor {
-        return Err(pre(format!(
-            "X must have full rank {r}: smallest singular value {:e} vs largest {:e}",
-            sig[r - 1].to_f64(),
-            smax.to_f64()
-        )));
-    }
-    let (u, vr) = if wide {
-        let u = Mat::from_fn(dn, r, |i, k| v.get(i, k).clone());
-        let xtu = x.prod(true, &u, false);
-        let vr = Mat::from_fn(d0, r, |i, k| xtu.get(i, k).clone() / sig[k].clone());
-        (u, vr)
-    } else {
-        let vr = Mat::from_fn(d0, r, |i, k| v.get(i, k).clone());
-        let xv = x.matmul(&vr);
-        let u = Mat::from_fn(dn, r, |i, k| xv.get(i, k).clone() / sig[k].clone());
-        (u, vr)
-    };
-    Ok((u, sig, vr))
 }
 
 /// The balanced point of the fibre of a full-rank `x` for the given widths
@@ -432,34 +220,4 @@ pub fn orbit_descent<S: Real>(w: &Params<S>, eta: &S, iters: usize) -> Result<(P
         hist.push(regularizer(&w));
     }
     Ok((w, hist))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::scalar::Q;
-
-    #[test]
-    fn jacobi_reconstructs_a_symmetric_matrix() {
-        let a = Mat::from_fn(4, 4, |i, j| 1.0 / (1.0 + i as f64 + j as f64));
-        let (vals, v) = sym_eigen(&a).unwrap();
-        let back = spectral(&vals, &v, |l| *l);
-        // Hilbert 4x4, condition 1.6e4: rounding of a few sweeps, 1e-14 is ~50 eps.
-        assert!(back.sub(&a).max_abs().unwrap() < 1e-14);
-        assert!(vals.windows(2).all(|w| w[0] >= w[1]));
-        // Known: the largest eigenvalue of the 4x4 Hilbert matrix is 1.500214280059243.
-        assert!((vals[0] - 1.500_214_280_059_243).abs() < 1e-14);
-    }
-
-    #[test]
-    fn rational_inverse_is_exact() {
-        // The 3x3 Hilbert matrix (invertible, inverse with integer entries).
-        let a = Mat::from_fn(3, 3, |i, j| Q::from((1, (i + j + 1) as i64)));
-        let inv = inverse(&a).unwrap();
-        assert_eq!(a.matmul(&inv), Mat::eye(3, 3, &Q::new()));
-        assert_eq!(*inv.get(0, 0), Q::from(9));
-        assert_eq!(*inv.get(1, 1), Q::from(192));
-        let sing = Mat::from_fn(2, 2, |_, _| Q::from(1));
-        assert!(matches!(inverse(&sing), Err(Error::Precondition { .. })));
-    }
 }

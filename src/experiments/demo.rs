@@ -277,29 +277,12 @@ pub struct KempfNess {
     pub product_change: f64,
 }
 
-fn sym_exp(xi: &crate::mat::Mat<f64>, s: f64) -> crate::mat::Mat<f64> {
-    let e = xi.to_na().symmetric_eigen();
-    let d = nalgebra::DMatrix::from_diagonal(&e.eigenvalues.map(|l| (s * l).exp()));
-    crate::mat::Mat::from_na(&(&e.eigenvectors * d * e.eigenvectors.transpose()))
-}
-
 /// The group action $g\cdot W = (g_jW_jg_{j-1}^{-1})_j$ with $g_j = e^{s\xi_j}$ on the hidden
 /// layers ($g_0 = g_N = I$): it leaves the end-to-end matrix unchanged.
-pub fn act(p: &Params<f64>, xi: &[crate::mat::Mat<f64>], s: f64) -> Params<f64> {
-    let n = p.blocks.len();
-    let blocks = (0..n)
-        .map(|j| {
-            let mut w = p.blocks[j].clone();
-            if j + 1 < n {
-                w = sym_exp(&xi[j], s).matmul(&w);
-            }
-            if j > 0 {
-                w = w.matmul(&sym_exp(&xi[j - 1], -s));
-            }
-            w
-        })
-        .collect();
-    Params::new(blocks)
+pub fn act(p: &Params<f64>, xi: &[crate::mat::Mat<f64>], s: f64) -> Result<Params<f64>> {
+    let g = xi.iter().map(|x| crate::linalg::sym_exp(x, &s)).collect::<Result<Vec<_>>>()?;
+    let g_inv = xi.iter().map(|x| crate::linalg::sym_exp(x, &-s)).collect::<Result<Vec<_>>>()?;
+    crate::closed_form::lindsey_menon::act_with_inverses(p, &g, &g_inv)
 }
 
 /// Kempf–Ness on a 3-4-4-3 network: along the orbit $s\mapsto e^{s\xi}\cdot W$ (random symmetric
@@ -320,14 +303,14 @@ pub fn kempf_ness_orbit(s0: f64, n_grid: usize) -> Result<KempfNess> {
             a.add(&a.t()).scaled(&0.5)
         })
         .collect();
-    let unbalanced = act(&w, &xi, s0);
+    let unbalanced = act(&w, &xi, s0)?;
     let norm = |p: &Params<f64>| 0.5 * p.norm_sq();
     let phi0 = arch.product(&w);
     let (mut pts_b, mut pts_u, mut change) = (Vec::new(), Vec::new(), 0.0f64);
     let smax = 2.0 * s0.abs().max(0.5);
     for k in 0..=n_grid {
         let s = -smax + 2.0 * smax * k as f64 / n_grid.max(1) as f64;
-        let (gb, gu) = (act(&w, &xi, s), act(&unbalanced, &xi, s));
+        let (gb, gu) = (act(&w, &xi, s)?, act(&unbalanced, &xi, s)?);
         change = change
             .max(arch.product(&gb).sub(&phi0).max_abs().unwrap_or(0.0))
             .max(arch.product(&gu).sub(&phi0).max_abs().unwrap_or(0.0));

@@ -9,7 +9,7 @@ use super::{Check, Ctx, Experiment, Summary};
 use crate::closed_form::balancing::{metric_operator, moment_flow_n2, regularizer_flow_scalar};
 use crate::closed_form::end_to_end::{preconditioner_spectrum, product_velocity, singular_value_rates};
 use crate::closed_form::lindsey_menon::{
-    act, balanced_point, kempf_ness_minimum, moment_map, orbit_descent, regularizer, singular_values, thin_svd,
+    act, balanced_point, kempf_ness_minimum, moment_map, orbit_descent, regularizer,
 };
 use crate::closed_form::riccati::{lambda_balanced_init, Riccati};
 use crate::data;
@@ -18,6 +18,7 @@ use crate::flow::fields::{EndToEndFlow, FastSlow, MomentMapFlow, RegularizerFlow
 use crate::flow::{solve, GradientFlow, Integrator, SolveOptions, VectorField};
 use crate::init;
 use crate::invariants::{Law, MomentMap, Monitor, Quantity};
+use crate::linalg::{singular_values, thin_svd};
 use crate::mat::Mat;
 use crate::model::{Arch, Loss, Model};
 use crate::params::Params;

@@ -4,37 +4,17 @@
 
 use crate::error::{Error, Result};
 use crate::flow::VectorField;
+use crate::linalg::psd_power_eig;
 use crate::mat::Mat;
 use crate::model::{Arch, Loss, Model};
 use crate::params::Params;
-
-/// Relative threshold below which eigenvalues of a Gram matrix are exact zeros in `f64`
-/// ($\approx\epsilon^{3/4}$): the round-off in the exact zero eigenvalues of a rank-deficient
-/// $X^\top X$ would otherwise turn into large errors under a power $< 1$.
-pub const F64_CUT: f64 = 1.8e-12;
-
-fn psd_pow_eig(eig: &nalgebra::SymmetricEigen<f64, nalgebra::Dyn>, p: f64) -> nalgebra::DMatrix<f64> {
-    let n = eig.eigenvalues.len();
-    if p == 0.0 {
-        return nalgebra::DMatrix::identity(n, n);
-    }
-    let top = eig.eigenvalues.iter().fold(0.0f64, |m, l| m.max(l.abs()));
-    let d = eig.eigenvalues.map(|l| if l <= F64_CUT * top || l <= 0.0 { 0.0 } else { l.powf(p) });
-    &eig.eigenvectors * nalgebra::DMatrix::from_diagonal(&d) * eig.eigenvectors.transpose()
-}
-
-/// $M^p$ for a symmetric positive semidefinite $M$ in `f64` (eigenvalues at or below
-/// [`F64_CUT`] times the largest set to zero; $M^0 = I$).
-pub fn psd_power(m: &nalgebra::DMatrix<f64>, p: f64) -> nalgebra::DMatrix<f64> {
-    psd_pow_eig(&m.clone().symmetric_eigen(), p)
-}
 
 /// The end-to-end flow of a depth-$N$ linear network with loss ℓ and weight decay λ on its
 /// product $X = W_N\cdots W_1$,
 /// $$\dot X = -\lambda N X - \sum_{j=1}^N (XX^\top)^{\frac{j-1}{N}}\,\nabla\ell(X)\,(X^\top X)^{\frac{N-j}{N}},$$
 /// which the product follows exactly under gradient flow from a balanced start
 /// ($W_{j+1}^\top W_{j+1} = W_jW_j^\top$). The state is the single block $X$ (`d_N×d_0`). `f64`
-/// only: fractional powers come from symmetric eigendecompositions (nalgebra), see [`F64_CUT`].
+/// only: fractional powers come from symmetric eigendecompositions (nalgebra), see [`F64_CUT`](crate::linalg::F64_CUT).
 #[derive(Clone, Debug)]
 pub struct EndToEndFlow {
     loss: Loss<f64>,
@@ -90,8 +70,8 @@ impl EndToEndFlow {
         let g = self.g.to_na();
         let mut out = &xn * (-self.lambda * n as f64);
         for j in 1..=n {
-            let a = psd_pow_eig(&left, (j - 1) as f64 / n as f64);
-            let b = psd_pow_eig(&right, (n - j) as f64 / n as f64);
+            let a = psd_power_eig(&left, (j - 1) as f64 / n as f64);
+            let b = psd_power_eig(&right, (n - j) as f64 / n as f64);
             out -= a * &g * b;
         }
         Ok(Mat::from_na(&out))

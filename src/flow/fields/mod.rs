@@ -20,7 +20,7 @@ pub mod hvp;
 pub mod sam;
 
 pub use self::balancing::{FastSlow, MomentMapFlow, RegularizerFlow};
-pub use self::end_to_end::{psd_power, EndToEndFlow};
+pub use self::end_to_end::EndToEndFlow;
 pub use self::gradient::GradientFlow;
 pub use self::heavy_ball::HeavyBallFlow;
 pub use self::hvp::Hvp;
