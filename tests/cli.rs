@@ -1,5 +1,6 @@
 //! The `linflow` command line: exit codes, error messages on bad input, outputs of `run`, `check`
 //! and `sweep`.
+#![cfg(feature = "cli")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,6 +1,7 @@
 //! Figures: files are written atomically with the data as CSV, the SVG carries the labels and
 //! the legend, the PNG decodes to a paper-size image with drawn content, log axes survive data
 //! they cannot show, and rendering is deterministic.
+#![cfg(feature = "plot")]
 
 use linflow::report::{Figure, Panels, Series, Style};
 use std::path::PathBuf;

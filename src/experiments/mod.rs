@@ -239,18 +239,7 @@ impl Index {
 /// experiment is running.
 pub fn reproduce_all(out: &Path, quick: bool, progress: bool) -> Result<Index> {
     let list = all();
-    let bar = if progress {
-        let b = indicatif::ProgressBar::new(list.len() as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        b.enable_steady_tick(std::time::Duration::from_millis(500));
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = Progress::new(progress, list.len());
     let mut index = Index { quick, experiments: Vec::with_capacity(list.len()) };
     for e in &list {
         bar.set_message(e.name);
@@ -292,4 +281,58 @@ pub fn reproduce_all(out: &Path, quick: bool, progress: bool) -> Result<Index> {
     write_json(&out.join("index.json"), &index)?;
     crate::report::write_atomic(&out.join("index.md"), index.to_markdown().as_bytes())?;
     Ok(index)
+}
+
+/// The progress bar of `reproduce all` (indicatif, with the `cli` feature; nothing without it).
+struct Progress {
+    #[cfg(feature = "cli")]
+    bar: indicatif::ProgressBar,
+}
+
+impl Progress {
+    fn new(show: bool, len: usize) -> Self {
+        #[cfg(feature = "cli")]
+        {
+            let bar = if show {
+                let b = indicatif::ProgressBar::new(len as u64);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                b.enable_steady_tick(std::time::Duration::from_millis(500));
+                b
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            Progress { bar }
+        }
+        #[cfg(not(feature = "cli"))]
+        {
+            let _ = (show, len);
+            Progress {}
+        }
+    }
+    fn set_message(&self, msg: &'static str) {
+        #[cfg(feature = "cli")]
+        self.bar.set_message(msg);
+        #[cfg(not(feature = "cli"))]
+        let _ = msg;
+    }
+    fn inc(&self, n: u64) {
+        #[cfg(feature = "cli")]
+        self.bar.inc(n);
+        #[cfg(not(feature = "cli"))]
+        let _ = n;
+    }
+    fn finish_and_clear(&self) {
+        #[cfg(feature = "cli")]
+        self.bar.finish_and_clear();
+    }
+    fn println(&self, line: impl AsRef<str>) {
+        #[cfg(feature = "cli")]
+        self.bar.println(line);
+        #[cfg(not(feature = "cli"))]
+        eprintln!("{}", line.as_ref());
+    }
 }

@@ -1,8 +1,10 @@
 //! Output: atomic file writes, JSON and CSV, and figures.
 
-pub mod plot;
+pub mod figure;
+#[cfg(feature = "plot")]
+mod render;
 
-pub use plot::{Figure, Panels, Series, Style};
+pub use figure::{Figure, Panels, Series, Style};
 
 use crate::error::{Error, Result};
 use std::path::Path;

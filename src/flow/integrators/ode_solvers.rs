@@ -13,9 +13,12 @@ use crate::flow::record::Recorder;
 use crate::flow::VectorField;
 use crate::params::Params;
 use crate::scalar::Scalar;
+#[cfg(feature = "ode-solvers")]
 use ode_solvers::{DVector, Dop853, Dopri5, OutputType, System};
+#[cfg(feature = "ode-solvers")]
 use std::cell::{Cell, RefCell};
 
+#[cfg(feature = "ode-solvers")]
 struct Sys<'a, S: Scalar, F> {
     field: RefCell<&'a mut F>,
     y: RefCell<Params<S>>,
@@ -27,6 +30,7 @@ struct Sys<'a, S: Scalar, F> {
     bad: Cell<bool>,
 }
 
+#[cfg(feature = "ode-solvers")]
 impl<S: Scalar, F: VectorField<S>> System<f64, DVector<f64>> for &Sys<'_, S, F> {
     fn system(&self, x: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
         let mut yp = self.y.borrow_mut();
@@ -72,11 +76,20 @@ pub struct DormandPrince {
 
 impl<S: Scalar> Integrate<S> for DormandPrince {
     fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<S>) -> Result<()> {
-        integrate(field, y0, self.eighth, self.rtol, self.atol, rec)
+        #[cfg(feature = "ode-solvers")]
+        return integrate(field, y0, self.eighth, self.rtol, self.atol, rec);
+        #[cfg(not(feature = "ode-solvers"))]
+        {
+            let _ = (field, y0, rec);
+            Err(Error::Unsupported(
+                "dopri5 and dop853 run through the `ode_solvers` crate, which needs linflow's `ode-solvers` feature; dp5 and dp8 are the built-in equivalents".into(),
+            ))
+        }
     }
 }
 
 /// Integrates with Dop853 (`eighth`) or Dopri5 over `[0, rec.t1]`, saving at each save time.
+#[cfg(feature = "ode-solvers")]
 fn integrate<S: Scalar, F: VectorField<S>>(
     field: &mut F,
     y0: &Params<S>,
