@@ -185,6 +185,74 @@ fn a_zero_or_negative_step_is_refused_naming_h() {
     }
 }
 
+#[test]
+fn every_crashing_or_misleading_input_of_the_list_exits_2_from_the_cli_naming_its_key() {
+    // Each a one-line change to a valid file; before these checks each one panicked, aborted,
+    // hung or was silently misread. `check` must exit 2 with the key in the message.
+    let regression = |w: &str, n: &str| {
+        variant(
+            &variant(GD, "widths = [2, 3, 2]", w),
+            "kind = \"target\"\ntarget = [[1, 0], [0, 1]]",
+            &format!("kind = \"regression\"\nsamples = {n}"),
+        )
+    };
+    let dp5 = "{ kind = \"dp5\", rtol = 1e-9, atol = 1e-12 }";
+    let rk4 = "{ kind = \"rk4\", h = \"1/100\" }";
+    let cases: Vec<(String, &str, &[&str])> = vec![
+        (variant(GD, "widths = [2, 3, 2]", "widths = [4294967296, 4294967296]"), "model.widths", &[]),
+        (regression("widths = [2147483648, 2]", "1000000000"), "model.widths", &[]),
+        (variant(GD, "steps = 5", "steps = 4611686018427387904\nsave = \"all\""), "run.", &[]),
+        (variant(&variant(FLOW, rk4, dp5), "t1 = 1", "t1 = 1\nsave = { log = 4611686018427387904 }"), "run.save", &[]),
+        (variant(FLOW, "t1 = 1", "t1 = 9223372036854775807"), "run.", &[]),
+        (variant(FLOW, "h = \"1/100\"", "h = 0"), "method.integrator.h", &[]),
+        (variant(GD, "widths = [2, 3, 2]", "widths = [2, 100000, 2]"), "model.widths", &[]),
+        (variant(GD, "widths = [2, 3, 2]", "widths = [2, 20000, 2]"), "model.widths", &[]),
+        (variant(GD, "eta = \"1/10\"", "eta = \"1e-2147483648\""), "method.eta", &[]),
+        (variant(GD, "eta = \"1/10\"", "eta = \"1.5e-2147483648\""), "method.eta", &[]),
+        (variant(FLOW, "h = \"1/100\"", "h = \"1/100\", foo = 1"), "method.integrator.foo", &[]),
+        (variant(FLOW, "h = \"1/100\"", "h = \"1/100\", rtol = 1e-9"), "method.integrator.rtol", &[]),
+        (variant(GD, "eta = \"1/10\"", "eta = \"1/2/3\""), "method.eta", &[]),
+        (variant(GD, "steps = 5", "steps = 5\nsave = { every = 0 }"), "run.save.every", &[]),
+        (format!("precision = 4294967349\n{GD}"), "precision", &[]),
+        (variant(FLOW, rk4, "{ kind = \"dopri5\", rtol = 1e-9, atol = 1e-12 }"), "method.integrator.kind", &["--exact"]),
+        (variant(GD, "scale = 0.5", "scale = 1e308"), "init.scale", &[]),
+    ];
+    let dir = tmp("cli-list");
+    for (k, (body, key, extra)) in cases.iter().enumerate() {
+        let o = check_file(&dir, &format!("case{k}"), body, extra);
+        refused(&o, &[key]);
+    }
+    // Negative control: the unchanged files are accepted.
+    for (k, body) in [GD, FLOW].into_iter().enumerate() {
+        let o = check_file(&dir, &format!("ok{k}"), body, &[]);
+        assert_ne!(o.status.code(), Some(2), "{}", text(&o));
+    }
+    // Malformed sweep grids: a bad tail is an error naming the grid, never dropped or a panic.
+    for g in ["method.eta=[1,2", "method.eta=0.1,[", "method.eta=[1,2]]", "method.eta=", "=1,2"] {
+        let out = dir.join("sweep");
+        let o = linflow(&["sweep", "examples/gd_drift.toml", "--grid", g, "--out", out.to_str().unwrap()]);
+        refused(&o, &["grid"]);
+        assert!(!out.join("sweep.csv").exists(), "{g}");
+    }
+}
+
+#[test]
+fn a_256_bit_flow_to_seven_tenths_ends_at_exactly_seven_tenths_from_the_cli() {
+    let dir = tmp("seven-tenths");
+    let body = scalar_flow("2", "1", "gradient_flow", "{ kind = \"rk4\", h = \"1/100\" }", "\"7/10\"", "");
+    let file = dir.join("f.toml");
+    std::fs::write(&file, body).unwrap();
+    let out = dir.join("out");
+    let o = linflow(&["run", file.to_str().unwrap(), "--bits", "256", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    // 7/10 to 256 bits, computed here by MPFR from the exact rational; the nearest double differs.
+    let exact = decimal::text(&Mp::with_val(256, Q::from((7, 10))));
+    assert_eq!(s["final_time"].as_str(), Some(exact.as_str()));
+    assert_ne!(decimal::text(&Mp::with_val(256, 0.7f64)), exact);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Numbers: bounded before they are built, malformed ones refused.
 

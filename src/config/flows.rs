@@ -271,6 +271,12 @@ impl<S: Scalar> VectorField<S> for Rescaled<'_, S> {
     fn name(&self) -> String {
         self.inner.name()
     }
+    fn position<'y>(&self, y: &'y Params<S>) -> std::borrow::Cow<'y, Params<S>> {
+        self.inner.position(y)
+    }
+    fn gradient_calls(&self) -> usize {
+        self.inner.gradient_calls()
+    }
 }
 
 /// A solved flow: the trajectory (in solver time), the physical times of its saves, and the

@@ -7,7 +7,8 @@
 //! the layout of [`HeavyBallFlow`](super::HeavyBallFlow) — it reads $\dot w = v$,
 //! $\dot v = -\tfrac{r}{t}v - \nabla L(w)$. At $t = 0$ the damping term is $0/0$; along the
 //! solution $v(t) = -t\,\nabla L(w_0)/(1+r) + O(t^2)$, so the field uses its limit
-//! $\dot v(0) = -\nabla L(w_0)/(1+r)$ there.
+//! $\dot v(0) = -\nabla L(w_0)/(1+r)$ there. Its [`VectorField::position`] is the first half of
+//! the blocks, so the solver checks and evaluates the loss on $w$.
 
 use crate::flow::VectorField;
 use crate::error::{Error, Result};
@@ -15,6 +16,7 @@ use crate::mat::Mat;
 use crate::model::{Model, Workspace};
 use crate::params::Params;
 use crate::scalar::Scalar;
+use std::borrow::Cow;
 
 /// The accelerated flow $\ddot w + (r/t)\dot w + \nabla L(w) = 0$ on the phase state $(w, \dot w)$.
 pub struct NesterovFlow<'a, S: Scalar> {
@@ -61,6 +63,9 @@ impl<S: Scalar> VectorField<S> for NesterovFlow<'_, S> {
             a.axpy(&gscale, &g.blocks[j]);
             dy.blocks[n + j] = a;
         }
+    }
+    fn position<'y>(&self, y: &'y Params<S>) -> Cow<'y, Params<S>> {
+        Cow::Owned(Params::new(y.blocks[..y.blocks.len() / 2].to_vec()))
     }
     fn name(&self) -> String {
         format!("Nesterov flow w'' + ({}/t) w' + grad L = 0", self.r.to_f64())
