@@ -38,7 +38,15 @@
 //!
 //! [check]
 //! tolerance = 0                  # relative; default: 0 exact, 1e-10 f64, 2^(20-bits) MPFR
+//!
+//! [reference]                    # optional, flows: a closed form compared at the saved times
+//! kind = "saxe_modes"            # saxe_modes | riccati | diagonal | hyperbolic_entropy | kempf_ness | balancing
+//! tolerance = 1e-8               # and optionally tau (time constant) and data (a matrix)
 //! ```
+//!
+//! `[loss] scale = τ` (default 1) is a time constant: a gradient or end-to-end flow then follows
+//! $\tau\dot W = -\nabla\ell$ (other methods refuse it); a generated Gaussian truth takes its
+//! scale from `truth_scale`.
 //!
 //! Explicit data replace generated data: `[loss] target = [[..]]` (target), `x = [[..]]` and
 //! `y = [[..]]` (regression, samples as columns), `entries = [[i, j, value], ..]` and `shape = [r, c]`
@@ -61,8 +69,8 @@ pub use numbers::{parse_number, parse_rational, MAX_BITS};
 pub use plan::Limits;
 
 use flows::{FieldKind, FlowPlan, IntegratorSpec};
-pub use number_type::{RealField, RunScalar};
 use number_type::RefScalar;
+pub use number_type::{RealField, RunScalar};
 use numbers::short;
 use plan::Estimate;
 use read::{check_sizes, f64_in, read_arch, read_dynamics, read_init, read_loss, Dynamics, InitKind, LossData};
@@ -495,7 +503,12 @@ impl ExperimentSpec {
         Ok(p)
     }
 
-    fn run_in<S: RunScalar + RefScalar>(&self, proto: &S, tol: f64, decay: impl Fn(S) -> Option<Law<S>>) -> Result<RunReport> {
+    fn run_in<S: RunScalar + RefScalar>(
+        &self,
+        proto: &S,
+        tol: f64,
+        decay: impl Fn(S) -> Option<Law<S>>,
+    ) -> Result<RunReport> {
         let model = self.model(proto)?;
         let p0 = self.init(proto)?;
         model.check_params(&p0).map_err(|e| match e {

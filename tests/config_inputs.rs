@@ -214,7 +214,11 @@ fn every_crashing_or_misleading_input_of_the_list_exits_2_from_the_cli_naming_it
         (variant(GD, "eta = \"1/10\"", "eta = \"1/2/3\""), "method.eta", &[]),
         (variant(GD, "steps = 5", "steps = 5\nsave = { every = 0 }"), "run.save.every", &[]),
         (format!("precision = 4294967349\n{GD}"), "precision", &[]),
-        (variant(FLOW, rk4, "{ kind = \"dopri5\", rtol = 1e-9, atol = 1e-12 }"), "method.integrator.kind", &["--exact"]),
+        (
+            variant(FLOW, rk4, "{ kind = \"dopri5\", rtol = 1e-9, atol = 1e-12 }"),
+            "method.integrator.kind",
+            &["--exact"],
+        ),
         (variant(GD, "scale = 0.5", "scale = 1e308"), "init.scale", &[]),
     ];
     let dir = tmp("cli-list");
@@ -700,6 +704,9 @@ fn key() -> impl Strategy<Value = String> {
         Just("alpha"),
         Just("speed"),
         Just("tolerance"),
+        Just("tau"),
+        Just("data"),
+        Just("truth_scale"),
         Just("foo")
     ]
     .prop_map(String::from)
@@ -708,7 +715,7 @@ fn key() -> impl Strategy<Value = String> {
 /// A document close to a valid file: every section present, with a few keys overwritten by
 /// generated values (random types, huge and tiny numbers, nested tables).
 fn document() -> impl Strategy<Value = toml::Table> {
-    let sections = ["model", "loss", "init", "method", "run", "check"];
+    let sections = ["model", "loss", "init", "method", "run", "check", "reference"];
     (prop::collection::vec((0..sections.len(), key(), value()), 0..6), any::<bool>()).prop_map(move |(edits, flow)| {
         let mut doc: toml::Table = if flow { FLOW } else { GD }.parse().unwrap();
         for (s, k, v) in edits {

@@ -44,7 +44,12 @@ fn run(body: &str) -> RunReport {
 
 /// The examples of every kind, the quantity their reference compares, and a wrong reference.
 const KINDS: [(&str, &str, &str, &str); 7] = [
-    ("reference_saxe", "Saxe modes", "kind = \"saxe_modes\"", "kind = \"saxe_modes\"\ndata = [[\"301/100\", 0], [0, 1]]"),
+    (
+        "reference_saxe",
+        "Saxe modes",
+        "kind = \"saxe_modes\"",
+        "kind = \"saxe_modes\"\ndata = [[\"301/100\", 0], [0, 1]]",
+    ),
     ("reference_riccati", "Riccati", "kind = \"riccati\"", "kind = \"riccati\"\ndata = [[2, 1], [0, \"1001/1000\"]]"),
     ("reference_diagonal", "diagonal", "kind = \"diagonal\"", "kind = \"diagonal\"\ndata = [[1, -2, \"501/1000\"]]"),
     (
@@ -53,7 +58,12 @@ const KINDS: [(&str, &str, &str, &str); 7] = [
         "kind = \"hyperbolic_entropy\"",
         "kind = \"hyperbolic_entropy\"\ndata = [[\"1001/1000\"]]",
     ),
-    ("reference_kempf_ness", "|W|^2/2", "kind = \"kempf_ness\"", "kind = \"kempf_ness\"\ndata = [[1, 0], [0, \"1001/1000\"]]"),
+    (
+        "reference_kempf_ness",
+        "|W|^2/2",
+        "kind = \"kempf_ness\"",
+        "kind = \"kempf_ness\"\ndata = [[1, 0], [0, \"1001/1000\"]]",
+    ),
     ("reference_balancing", "regularizer flow", "kind = \"balancing\"", "kind = \"balancing\"\ntau = \"101/100\""),
     ("reference_moment_map", "moment-map flow", "kind = \"balancing\"", "kind = \"balancing\"\ntau = \"1001/1000\""),
 ];
@@ -180,7 +190,11 @@ fn references_that_cannot_describe_the_run_are_refused_naming_the_key() {
     let hb = variant(&saxe, "kind = \"gradient_flow\"", "kind = \"heavy_ball_flow\"\nlambda = 1");
     assert!(ExperimentSpec::parse(&hb, "t").unwrap_err().to_string().contains("loss.scale"));
     let gd = variant(
-        &variant(&saxe, "kind = \"gradient_flow\"\nintegrator = { kind = \"rk4\", h = \"1/100\" }", "kind = \"gd\"\neta = \"1/10\""),
+        &variant(
+            &saxe,
+            "kind = \"gradient_flow\"\nintegrator = { kind = \"rk4\", h = \"1/100\" }",
+            "kind = \"gd\"\neta = \"1/10\"",
+        ),
         "t1 = 4\nsave = { times = [1, 2, 3] }",
         "steps = 10\nsave = \"all\"",
     );
@@ -188,7 +202,8 @@ fn references_that_cannot_describe_the_run_are_refused_naming_the_key() {
     let e = ExperimentSpec::parse(&gd, "t").unwrap_err().to_string();
     assert!(e.contains("reference.kind") && e.contains("discrete"), "{e}");
     // An unaligned start is refused, not compared.
-    let unaligned = variant(&saxe, "kind = \"identity\"\nscale = \"1/2\"", "kind = \"gaussian\"\nscale = \"1/2\"\nseed = 3");
+    let unaligned =
+        variant(&saxe, "kind = \"identity\"\nscale = \"1/2\"", "kind = \"gaussian\"\nscale = \"1/2\"\nseed = 3");
     let e = ExperimentSpec::parse(&unaligned, "t").unwrap().run(None).unwrap_err().to_string();
     assert!(e.contains("reference.kind") && e.contains("aligned"), "{e}");
     // Rationals lack the closed forms' functions: refused before the run, naming the key.

@@ -4,10 +4,10 @@
 
 use super::reference::{compare, RefRun, ReferenceSpec};
 use crate::closed_form::lindsey_menon::balanced_point;
-use crate::invariants::LawReport;
 use crate::error::{Error, Result};
 use crate::flow::fields::{EndToEndFlow, SamFlow, SamForm};
 use crate::flow::VectorField;
+use crate::invariants::LawReport;
 use crate::mat::Mat;
 use crate::model::Model;
 use crate::params::Params;

@@ -50,7 +50,7 @@ impl Truth {
     }
 
     fn scale(sec: &Section) -> Result<f64> {
-        sec.num_opt("scale")?.map_or(Ok(1.0), |q| f64_in(&sec.field("scale"), &q))
+        sec.num_opt("truth_scale")?.map_or(Ok(1.0), |q| f64_in(&sec.field("truth_scale"), &q))
     }
 
     fn build(&self, shape: (usize, usize), rng: &mut rand_chacha::ChaCha8Rng, field: &str) -> Result<Mat<Q>> {

@@ -108,7 +108,10 @@ impl ReferenceSpec {
         let balancing = matches!(run, RunShape::Regularizer | RunShape::MomentMap);
         let diag = matches!(arch, Arch::DiagonalUV { .. } | Arch::DiagonalSq { .. });
         if let RunShape::Other(kind) = run {
-            return Err(bad(KEY, format!("closed forms are compared with flows of the kinds listed in README, not {kind}")));
+            return Err(bad(
+                KEY,
+                format!("closed forms are compared with flows of the kinds listed in README, not {kind}"),
+            ));
         }
         match self.kind {
             RefKind::SaxeModes => {
@@ -288,7 +291,11 @@ pub(crate) fn compare<S: Real>(spec: &ReferenceSpec, run: &RefRun<S>) -> Result<
             let d0 = u.t().matmul(&model.end_to_end(w0)).matmul(&v);
             let u0: Vec<S> = (0..s.len()).map(|i| d0.get(i, i).clone()).collect();
             let product = |vals: &[S]| {
-                let d = Mat::from_fn(vals.len(), vals.len(), |i, j| if i == j { vals[i].clone() } else { proto.zero_like() });
+                let d = Mat::from_fn(
+                    vals.len(),
+                    vals.len(),
+                    |i, j| if i == j { vals[i].clone() } else { proto.zero_like() },
+                );
                 u.matmul(&d).matmul(&v.t())
             };
             if !close(&model.end_to_end(w0), &product(&u0)) {
@@ -311,8 +318,8 @@ pub(crate) fn compare<S: Real>(spec: &ReferenceSpec, run: &RefRun<S>) -> Result<
                         let m = saxe::BalancedMode::new(si.clone(), ui.clone(), one.clone()).map_err(refused)?;
                         Ok(Box::new(move |t| m.u(t)))
                     } else {
-                        let m = saxe::DeepBalancedMode::new(depth, si.clone(), ui.clone(), one.clone())
-                            .map_err(refused)?;
+                        let m =
+                            saxe::DeepBalancedMode::new(depth, si.clone(), ui.clone(), one.clone()).map_err(refused)?;
                         Ok(Box::new(move |t| m.u(t)))
                     }
                 })
@@ -329,9 +336,7 @@ pub(crate) fn compare<S: Real>(spec: &ReferenceSpec, run: &RefRun<S>) -> Result<
             shape_of(&y, model.arch.output_shape())?;
             let r = Riccati::new(&y, &w0.blocks[0], &w0.blocks[1]).map_err(refused)?;
             let mut gap = Gap::new("product (Riccati)", "= U V^T of the Riccati closed form at saved times");
-            every(&mut gap, &mut |t, w| {
-                Ok((flat(model.end_to_end(w)), flat(r.product(&unit(t)).map_err(refused)?)))
-            })?;
+            every(&mut gap, &mut |t, w| Ok((flat(model.end_to_end(w)), flat(r.product(&unit(t)).map_err(refused)?))))?;
             Ok(gap.finish())
         }
         RefKind::Diagonal => {

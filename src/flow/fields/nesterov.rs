@@ -10,8 +10,8 @@
 //! $\dot v(0) = -\nabla L(w_0)/(1+r)$ there. Its [`VectorField::position`] is the first half of
 //! the blocks, so the solver checks and evaluates the loss on $w$.
 
-use crate::flow::VectorField;
 use crate::error::{Error, Result};
+use crate::flow::VectorField;
 use crate::mat::Mat;
 use crate::model::{Model, Workspace};
 use crate::params::Params;
