@@ -156,6 +156,12 @@ pub(crate) struct RefRun<'a, S> {
     pub moment_map: bool,
 }
 
+/// The run's and the closed form's entries at one saved time and state.
+type Pairs<'a, S> = dyn FnMut(&S, &Params<S>) -> Result<(Vec<S>, Vec<S>)> + 'a;
+
+/// A mode strength $u(t)$ of a closed form.
+type Mode<'a, S> = Box<dyn Fn(&S) -> Result<S> + 'a>;
+
 /// Worst deviation over the checks, in the layout of a law report.
 struct Gap<S> {
     report: LawReport,
@@ -274,7 +280,7 @@ pub(crate) fn compare<S: Real>(spec: &ReferenceSpec, run: &RefRun<S>) -> Result<
             Err(Error::dim("reference.data", format!("{}x{}", want.0, want.1), format!("{}x{}", m.rows(), m.cols())))
         }
     };
-    let every = |gap: &mut Gap<S>, f: &mut dyn FnMut(&S, &Params<S>) -> Result<(Vec<S>, Vec<S>)>| -> Result<()> {
+    let every = |gap: &mut Gap<S>, f: &mut Pairs<'_, S>| -> Result<()> {
         for (k, (t, w)) in run.times.iter().zip(run.states).enumerate() {
             let (got, want) = f(t, w)?;
             gap.add(k, t, &got, &want);
@@ -313,7 +319,7 @@ pub(crate) fn compare<S: Real>(spec: &ReferenceSpec, run: &RefRun<S>) -> Result<
             let modes = s
                 .iter()
                 .zip(&u0)
-                .map(|(si, ui)| -> Result<Box<dyn Fn(&S) -> Result<S>>> {
+                .map(|(si, ui)| -> Result<Mode<'_, S>> {
                     if depth == 2 {
                         let m = saxe::BalancedMode::new(si.clone(), ui.clone(), one.clone()).map_err(refused)?;
                         Ok(Box::new(move |t| m.u(t)))
