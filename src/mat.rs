@@ -8,6 +8,16 @@
 use crate::scalar::Scalar;
 use serde::{Deserialize, Serialize};
 
+/// `rows × cols`, panicking with the shape on overflow instead of wrapping around (a wrapped
+/// count would allocate a small buffer and fail later on an index). Sizes from user input are
+/// checked, with an error naming the key, before any matrix of that size is built.
+fn entries(rows: usize, cols: usize) -> usize {
+    match rows.checked_mul(cols) {
+        Some(n) => n,
+        None => panic!("a {rows}x{cols} matrix has more entries than the address space holds"),
+    }
+}
+
 /// Dense `rows × cols` matrix, row-major.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Mat<S> {
@@ -20,7 +30,8 @@ impl<S: Scalar> Mat<S> {
     /// Builds from row-major data. Panics if `data.len() != rows*cols` (an internal invariant;
     /// user input is checked by [`Mat::try_from_rows`]).
     pub fn from_vec(rows: usize, cols: usize, data: Vec<S>) -> Self {
-        assert_eq!(data.len(), rows * cols, "Mat::from_vec: {rows}x{cols} needs {} entries", rows * cols);
+        let n = entries(rows, cols);
+        assert_eq!(data.len(), n, "Mat::from_vec: {rows}x{cols} needs {n} entries");
         Mat { rows, cols, data }
     }
 
@@ -36,7 +47,7 @@ impl<S: Scalar> Mat<S> {
 
     /// The zero matrix, with entries like `proto`.
     pub fn zeros(rows: usize, cols: usize, proto: &S) -> Self {
-        Mat { rows, cols, data: vec![proto.zero_like(); rows * cols] }
+        Mat { rows, cols, data: vec![proto.zero_like(); entries(rows, cols)] }
     }
 
     /// The identity (or a rectangular identity), with entries like `proto`.
@@ -50,7 +61,7 @@ impl<S: Scalar> Mat<S> {
 
     /// Builds entry by entry.
     pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> S) -> Self {
-        let mut data = Vec::with_capacity(rows * cols);
+        let mut data = Vec::with_capacity(entries(rows, cols));
         for i in 0..rows {
             for j in 0..cols {
                 data.push(f(i, j));

@@ -1,7 +1,7 @@
 //! The `linflow` command line.
 
 use clap::{Args, Parser, Subcommand};
-use linflow::config::{ExperimentSpec, PrecisionChoice, RunReport};
+use linflow::config::{ExperimentSpec, Limits, PrecisionChoice, RunReport};
 use linflow::experiments;
 use linflow::sweep::{self, Axis, Grid, Shard};
 use std::collections::BTreeMap;
@@ -41,6 +41,23 @@ impl PrecisionArgs {
     }
 }
 
+/// Resource limits: a run estimated beyond them is refused before it allocates anything.
+#[derive(Args, Clone)]
+struct LimitArgs {
+    /// Memory a run may use, e.g. 16G or 512M.
+    #[arg(long, value_name = "SIZE", default_value = "4G")]
+    max_memory: String,
+    /// Multiply-adds (f64 equivalents) a run may take, e.g. 1e15.
+    #[arg(long, value_name = "COUNT", default_value = "1e13")]
+    max_ops: String,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> linflow::error::Result<Limits> {
+        Ok(Limits { max_memory: Limits::parse_bytes(&self.max_memory)?, max_ops: Limits::parse_ops(&self.max_ops)? })
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Runs an experiment file and writes DIR/trajectory.json (at the run's precision),
@@ -55,6 +72,8 @@ enum Cmd {
         out: PathBuf,
         #[command(flatten)]
         precision: PrecisionArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Runs an experiment file and prints, per invariant, its law, worst deviation, tolerance, how
     /// many checks and items it compared, and its verdict (exit 0 exactly when the run finished, at
@@ -65,6 +84,8 @@ enum Cmd {
         file: PathBuf,
         #[command(flatten)]
         precision: PrecisionArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Runs an experiment file over a grid of values in parallel: one result file per point in
     /// DIR/points/ and the merged table DIR/sweep.csv. With --merge, joins the DIRs of shards.
@@ -143,7 +164,7 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run { file, out, precision } => match run_file(&file, &out, precision) {
+        Cmd::Run { file, out, precision, limits } => match run_file(&file, &out, precision, &limits) {
             Ok(report) => {
                 print!("{}", report.table());
                 println!("wrote {}", out.display());
@@ -151,8 +172,9 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(e),
         },
-        Cmd::Check { file, precision } => {
-            match precision.choice().and_then(|p| ExperimentSpec::from_file(&file)?.run(p)) {
+        Cmd::Check { file, precision, limits } => {
+            let spec = limits.limits().and_then(|l| ExperimentSpec::from_file_with(&file, &l));
+            match precision.choice().and_then(|p| spec?.run(p)) {
                 Ok(report) => {
                     print!("{}", report.table());
                     status(report.passed())
@@ -281,8 +303,13 @@ fn fail(e: linflow::error::Error) -> ExitCode {
 }
 
 /// Runs `file` and writes its trajectory and summary into `out`, as a whole: see [`write_run_dir`].
-fn run_file(file: &Path, out: &Path, precision: PrecisionArgs) -> linflow::error::Result<RunReport> {
-    let spec = ExperimentSpec::from_file(file)?;
+fn run_file(
+    file: &Path,
+    out: &Path,
+    precision: PrecisionArgs,
+    limits: &LimitArgs,
+) -> linflow::error::Result<RunReport> {
+    let spec = ExperimentSpec::from_file_with(file, &limits.limits()?)?;
     let report = spec.run(precision.choice()?)?;
     write_run_dir(out, &report)?;
     if !report.trajectory.outcome.is_done() {

@@ -204,7 +204,11 @@ pub fn along<S: Real>(
 
 /// The reports of `linflow stability FILE`: the file's model, starting point and discrete method
 /// in the precision of `proto`, analyzed where `at` says.
-pub fn from_spec<S: Real>(spec: &crate::config::ExperimentSpec, proto: &S, at: At) -> Result<Vec<PointReport>> {
+pub fn from_spec<S: Real + crate::config::RunScalar>(
+    spec: &crate::config::ExperimentSpec,
+    proto: &S,
+    at: At,
+) -> Result<Vec<PointReport>> {
     let (method, steps) = spec.discrete().ok_or_else(|| {
         crate::error::Error::invalid("method", "the stability of a step needs a discrete method, not a flow")
     })?;
