@@ -31,6 +31,7 @@ use crate::model::{Arch, Model, Reduction};
 use crate::params::Params;
 use crate::report::{Figure, Series, Style};
 use crate::scalar::{Mp, Scalar};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Singular-value trajectory of one depth.
@@ -162,7 +163,8 @@ fn crossing(times: &[f64], values: &[f64], level: f64) -> f64 {
     f64::NAN
 }
 
-/// GD on the paper's k = 2000 instance at depth `depth`, recording the spectrum.
+/// GD on the paper's k = 2000 instance at depth `depth`, recording the spectrum at between
+/// `records` and `2·records` evenly spaced steps (and at the last one).
 pub fn sv_trajectory(
     prob: &CompletionProblem,
     depth: usize,
@@ -174,26 +176,41 @@ pub fn sv_trajectory(
     let model = prob.model(depth)?;
     let p0 = prob.init(depth, init, 3000)?;
     let eta = prob.step_size(depth, fraction);
-    // A first run finds the step count; the second records on an even grid of it.
-    let opts = DescentOptions { eta, tol: 1e-6, max_steps, observe_every: usize::MAX };
-    let first = descend(&model, &p0, &opts, |_, _, _| {})?;
-    let every = (first.steps / records).max(1);
-    let mut times = Vec::new();
-    let mut sigma = Vec::new();
-    let mut er = Vec::new();
+    // One run, recording every `every` steps; when more than 2·records are held, every other one
+    // is dropped and `every` doubles, so the records end evenly spaced, between `records` and
+    // 2·records of them, without knowing the step count in advance.
+    let opts = DescentOptions { eta, tol: 1e-6, max_steps, observe_every: 1 };
+    let spectrum = |p: &Params<f64>| -> Result<(Vec<f64>, f64)> {
+        let sv = singular_values(&model.end_to_end(p))?;
+        let er = effective_rank(&sv).unwrap_or(f64::NAN);
+        Ok((sv.into_iter().take(10).collect(), er))
+    };
+    let mut every = 1usize;
+    let mut recs: Vec<(usize, Vec<f64>, f64)> = Vec::new();
     let mut err = None;
-    let opts = DescentOptions { observe_every: every, ..opts };
-    let d = descend(&model, &p0, &opts, |k, p, _| match singular_values(&model.end_to_end(p)) {
-        Ok(sv) => {
-            times.push(k as f64 * eta);
-            er.push(effective_rank(&sv).unwrap_or(f64::NAN));
-            sigma.push(sv.into_iter().take(10).collect());
+    let d = descend(&model, &p0, &opts, |k, p, _| {
+        if k % every != 0 || err.is_some() {
+            return;
         }
-        Err(e) => err = Some(e),
+        match spectrum(p) {
+            Ok((sv, er)) => recs.push((k, sv, er)),
+            Err(e) => err = Some(e),
+        }
+        if recs.len() > 2 * records.max(1) {
+            recs.retain(|r| r.0 % (2 * every) == 0);
+            every *= 2;
+        }
     })?;
     if let Some(e) = err {
         return Err(e);
     }
+    if recs.last().is_none_or(|r| r.0 != d.steps) {
+        let (sv, er) = spectrum(&d.params)?;
+        recs.push((d.steps, sv, er));
+    }
+    let times: Vec<f64> = recs.iter().map(|r| r.0 as f64 * eta).collect();
+    let er: Vec<f64> = recs.iter().map(|r| r.2).collect();
+    let sigma: Vec<Vec<f64>> = recs.into_iter().map(|r| r.1).collect();
     let last: Vec<f64> = sigma.last().cloned().unwrap_or_default();
     let crossings = (0..5.min(last.len()))
         .map(|r| {
@@ -329,7 +346,7 @@ pub fn measure(quick: bool) -> Result<Measured> {
     // Depth 1 is a linear flow that GD at a fraction of order 1 solves in a few steps; a small
     // fraction resolves its (exponential) approach in time.
     let gd = depths
-        .iter()
+        .par_iter()
         .map(|&d| sv_trajectory(&prob, d, 1e-3, if d == 1 { 0.02 } else { fraction }, 400_000, records))
         .collect::<Result<Vec<_>>>()?;
     let truth_effective_rank = effective_rank(&singular_values(&prob.truth)?)?;
@@ -559,9 +576,7 @@ fn run(ctx: &Ctx) -> Result<Summary> {
         s.check(c);
     }
     s.notes = notes(&m);
-    for f in figures(&m) {
-        ctx.save_figure(&f, &mut s)?;
-    }
+    ctx.save_figures(&figures(&m), &mut s)?;
     Ok(s)
 }
 
