@@ -17,9 +17,6 @@ const ALLOWED_BIG: &[&str] = &[
     "experiments/closed_forms.rs",
     "experiments/sam_momentum.rs",
     "experiments/fibres.rs",
-    // The connected and disconnected completion cases in one file; to be split into one file per case.
-    "experiments/connectivity.rs",
-    // Figure model, ticks and rendering in one file.
 ];
 
 const MAX_LINES: usize = 700;

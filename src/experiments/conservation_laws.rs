@@ -352,9 +352,7 @@ fn run(ctx: &Ctx) -> Result<Summary> {
     for e in &m.extra {
         s.notes.push(format!("extra law of {} (degree {}): {}", e.arch, e.degree, e.law));
     }
-    for f in figures(&m) {
-        ctx.save_figure(&f, &mut s)?;
-    }
+    ctx.save_figures(&figures(&m), &mut s)?;
     Ok(s)
 }
 

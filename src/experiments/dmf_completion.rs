@@ -407,9 +407,7 @@ fn run(ctx: &Ctx) -> Result<Summary> {
         s.check(c);
     }
     s.notes = notes(&m);
-    for f in figures(&m) {
-        ctx.save_figure(&f, &mut s)?;
-    }
+    ctx.save_figures(&figures(&m), &mut s)?;
     let runs = serde_json::to_value(&m.runs).map_err(|e| crate::error::Error::Other(e.to_string()))?;
     crate::report::write_json(&ctx.dir.join("runs.json"), &runs)?;
     Ok(s)

@@ -114,6 +114,14 @@ impl Ctx {
         }
         Ok(())
     }
+
+    /// Saves each of `figs` with [`Ctx::save_figure`], in order.
+    pub fn save_figures(&self, figs: &[Figure], summary: &mut Summary) -> Result<()> {
+        for f in figs {
+            self.save_figure(f, summary)?;
+        }
+        Ok(())
+    }
 }
 
 /// A named experiment.

@@ -360,9 +360,7 @@ fn run_it(ctx: &Ctx) -> Result<Summary> {
          claims checked are the paper's rates."
             .into(),
     );
-    for f in figures(&m) {
-        ctx.save_figure(&f, &mut s)?;
-    }
+    ctx.save_figures(&figures(&m), &mut s)?;
     Ok(s)
 }
 

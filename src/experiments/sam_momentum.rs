@@ -876,9 +876,7 @@ fn run_bar(ctx: &Ctx) -> Result<Summary> {
         ));
         figs.push(fig);
     }
-    for f in &figs {
-        ctx.save_figure(f, &mut s)?;
-    }
+    ctx.save_figures(&figs, &mut s)?;
     Ok(s)
 }
 

@@ -349,9 +349,7 @@ fn run_stability(ctx: &Ctx) -> Result<Summary> {
         m.hb_predicted,
         (1.0 + BETA.sqrt()).powi(2) / 4.0
     ));
-    for f in figures(&m) {
-        ctx.save_figure(&f, &mut s)?;
-    }
+    ctx.save_figures(&figures(&m), &mut s)?;
     Ok(s)
 }
 
