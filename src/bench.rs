@@ -5,6 +5,9 @@
 //! of the whole call, and checks its own answer (final loss against the peers, W2's state
 //! against the 60-digit reference).
 
+pub mod peers;
+pub mod w5;
+
 use crate::error::{Error, Result};
 use crate::flow::{solve, GradientFlow, Integrator, SolveOptions};
 use crate::invariants::{Balancedness, Monitor, Quantity};
@@ -371,6 +374,9 @@ pub struct Report {
     pub gemm: Vec<(usize, f64)>,
     /// `(threads, wall seconds)` of a 16-point sweep.
     pub sweep: Vec<(usize, f64)>,
+    /// `(threads, wall seconds)` of the 16-point W5 sweep.
+    #[serde(default)]
+    pub sweep_w5: Vec<(usize, f64)>,
     /// Self-checks.
     pub checks: Vec<BenchCheck>,
 }
@@ -413,6 +419,15 @@ impl Report {
                 one.1 / all.1
             ));
         }
+        if let (Some(one), Some(all)) = (self.sweep_w5.first(), self.sweep_w5.last()) {
+            s.push_str(&format!(
+                "\nW5 sweep of 16 step sizes: {:.2} s on 1 thread, {:.2} s on {} threads (speed-up {:.2})",
+                one.1,
+                all.1,
+                all.0,
+                one.1 / all.1
+            ));
+        }
         s.push('\n');
         for c in &self.checks {
             s.push_str(&format!(
@@ -445,8 +460,14 @@ struct Reference {
 
 /// Runs every workload found in `dir`.
 pub fn run_all(dir: &Path, reps: usize) -> Result<Report> {
+    run_selected(dir, reps, &[])
+}
+
+/// Runs the workloads named in `only` (`W1` … `W5`, `sweep`; all when empty) from `dir`.
+pub fn run_selected(dir: &Path, reps: usize, only: &[String]) -> Result<Report> {
+    let want = |w: &str| only.is_empty() || only.iter().any(|o| o.eq_ignore_ascii_case(w));
     let mut report = Report::default();
-    for size in ["w8", "w32", "w128"] {
+    for size in ["w8", "w32", "w128"].into_iter().filter(|_| want("W1")) {
         let inputs = DeepInputs::load(&dir.join(format!("inputs/W1_{size}.json")))?;
         let reps = if size == "w128" { reps.min(3) } else { reps };
         report.rows.push(w1(&inputs, size, &Integrator::Dp8 { rtol: 1e-10, atol: 1e-12 }, 10.0, reps)?);
@@ -455,6 +476,26 @@ pub fn run_all(dir: &Path, reps: usize) -> Result<Report> {
             report.rows.push(w1(&inputs, size, &Integrator::Dop853 { rtol: 1e-10, atol: 1e-12 }, 10.0, reps)?);
         }
     }
+    if want("W2") {
+        w2_rows(dir, reps, &mut report)?;
+    }
+    if want("W3") {
+        w3_rows(dir, reps, &mut report)?;
+    }
+    if want("W4") {
+        let w32 = DeepInputs::load(&dir.join("inputs/W1_w32.json"))?;
+        report.rows.push(w4(&w32, "w32", 0.05, 100_000, reps)?);
+        let w8 = DeepInputs::load(&dir.join("inputs/W1_w8.json"))?;
+        report.rows.push(w4(&w8, "w8", 0.05, 100_000, reps)?);
+    }
+    if want("W5") {
+        report.sweep_w5 = w5::run(dir, reps, &mut report.rows, &mut report.checks)?;
+    }
+    finish(report, reps, want("sweep"))
+}
+
+/// W2 in `f64` and at 256 bits, with the check against the 60-digit reference.
+fn w2_rows(dir: &Path, reps: usize, report: &mut Report) -> Result<()> {
     let w2_inputs = DeepInputs::load(&dir.join("inputs/W2.json"))?;
     let reference: Reference = serde_json::from_str(&read(&dir.join("W2_reference.json"))?)
         .map_err(|e| Error::Config { path: "W2_reference.json".into(), message: e.to_string() })?;
@@ -467,26 +508,34 @@ pub fn run_all(dir: &Path, reps: usize) -> Result<Report> {
         tolerance: 1e-60,
         pass: err <= 1e-60,
     });
+    Ok(())
+}
+
+/// W3 with Prince–Dormand 8(7) and with Tsitouras 5(4) at the peers' tolerances, each checked
+/// like the peers' answers.
+fn w3_rows(dir: &Path, reps: usize, report: &mut Report) -> Result<()> {
     let w3_inputs = DiagonalInputs::load(&dir.join("inputs/W3.json"))?;
-    let row = w3(&w3_inputs, &Integrator::Dp8 { rtol: 1e-9, atol: 1e-12 }, 2000.0, reps)?;
-    report.checks.push(BenchCheck {
-        name: "W3 final loss (peers: 1e-18 to 7e-17)".into(),
-        observed: row.final_loss,
-        tolerance: 1e-15,
-        pass: row.final_loss <= 1e-15,
-    });
-    report.checks.push(BenchCheck {
-        name: "W3 u*v conservation (peers: 1e-9 to 4e-8)".into(),
-        observed: row.bal_drift,
-        tolerance: 1e-6,
-        pass: row.bal_drift <= 1e-6,
-    });
-    report.rows.push(row);
-    let w32 = DeepInputs::load(&dir.join("inputs/W1_w32.json"))?;
-    let row = w4(&w32, "w32", 0.05, 100_000, reps)?;
-    report.rows.push(row);
-    let w8 = DeepInputs::load(&dir.join("inputs/W1_w8.json"))?;
-    report.rows.push(w4(&w8, "w8", 0.05, 100_000, reps)?);
+    for integrator in [Integrator::Dp8 { rtol: 1e-9, atol: 1e-12 }, Integrator::Tsit5 { rtol: 1e-9, atol: 1e-12 }] {
+        let row = w3(&w3_inputs, &integrator, 2000.0, reps)?;
+        report.checks.push(BenchCheck {
+            name: format!("W3 {} final loss (peers: 1e-18 to 7e-17)", row.method),
+            observed: row.final_loss,
+            tolerance: 1e-15,
+            pass: row.final_loss <= 1e-15,
+        });
+        report.checks.push(BenchCheck {
+            name: format!("W3 {} u*v conservation (peers: 1e-9 to 4e-8)", row.method),
+            observed: row.bal_drift,
+            tolerance: 1e-6,
+            pass: row.bal_drift <= 1e-6,
+        });
+        report.rows.push(row);
+    }
+    Ok(())
+}
+
+/// The kernel throughput, the sweep (when `sweep`), and the checks against the peers' losses.
+fn finish(mut report: Report, reps: usize, sweep: bool) -> Result<Report> {
     for n in [8, 32, 128] {
         report.gemm.push((n, gemm_flops(n, reps)));
     }
@@ -500,9 +549,11 @@ pub fn run_all(dir: &Path, reps: usize) -> Result<Report> {
         }
     }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    report.sweep.push((1, sweep_wall(1)?));
-    if cores > 1 {
-        report.sweep.push((cores, sweep_wall(cores)?));
+    if sweep {
+        report.sweep.push((1, sweep_wall(1)?));
+        if cores > 1 {
+            report.sweep.push((cores, sweep_wall(cores)?));
+        }
     }
     for r in &report.rows {
         if let Some(peer) = peer_loss(&r.workload, &r.size) {
