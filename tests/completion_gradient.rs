@@ -129,7 +129,7 @@ fn f64_sparse_gradient_agrees_with_rationals_to_rounding() {
 
 #[test]
 fn thin_f64_products_equal_exact_products() {
-    // Matrix–vector, vector–matrix, dot, outer and small products (side <= 16, and one just
+    // Matrix–vector, vector–matrix, dot, outer and small products (side <= 12, and one just
     // above it through the blocked kernel) in every transpose layout, on
     // integer-valued data whose products and sums are integers below 2^53: every summation order
     // gives the exact result, so the f64 kernel must equal the rational product exactly.

@@ -5,7 +5,7 @@
 //! packing its operands. Used by the `f64` [`Scalar::gemm`](super::Scalar::gemm).
 
 /// Largest side for which every product takes the direct loops.
-pub(super) const SMALL: usize = 16;
+pub(super) const SMALL: usize = 12;
 
 /// Multiply–adds (`m·k·n`) above which a product is split in two halves of rows run on two
 /// threads: $64^3$, about 10 µs of one core, against a few µs to hand work to another thread.
@@ -113,13 +113,13 @@ fn gemm_body(
             while l + 4 <= k {
                 let (x0, x1, x2, x3) = (x(l), x(l + 1), x(l + 2), x(l + 3));
                 let (b0, b1, b2, b3) = (brow(l), brow(l + 1), brow(l + 2), brow(l + 3));
-                for j in 0..n {
-                    let mut cj = row[j];
-                    cj += x0 * b0[j];
-                    cj += x1 * b1[j];
-                    cj += x2 * b2[j];
-                    cj += x3 * b3[j];
-                    row[j] = cj;
+                for ((((cj, v0), v1), v2), v3) in row.iter_mut().zip(b0).zip(b1).zip(b2).zip(b3) {
+                    let mut t = *cj;
+                    t += x0 * v0;
+                    t += x1 * v1;
+                    t += x2 * v2;
+                    t += x3 * v3;
+                    *cj = t;
                 }
                 l += 4;
             }
