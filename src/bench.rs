@@ -1,4 +1,4 @@
-//! `linflow bench`: the workloads of `bench/` (W1–W4) on exactly the inputs the peers used, with
+//! `linflow bench`: the workloads of `bench/` (W1–W5) on exactly the inputs the peers used, with
 //! the columns of `bench/PEERS.md`.
 //!
 //! Each workload is timed as one warm-up and then the median (and minimum) of `reps` repetitions

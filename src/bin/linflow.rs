@@ -126,7 +126,7 @@ enum Cmd {
         #[arg(long)]
         bits: Option<u32>,
     },
-    /// Runs the benchmark workloads W1–W4 of bench/ and prints the table of bench/PEERS.md.
+    /// Runs the benchmark workloads W1–W5 of bench/ and prints the table of bench/PEERS.md.
     Bench {
         /// Directory holding the workload specs and inputs.
         #[arg(long, default_value = "bench")]
