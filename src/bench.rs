@@ -1,9 +1,12 @@
-//! `linflow bench`: the workloads of `bench/` (W1–W4) on exactly the inputs the peers used, with
+//! `linflow bench`: the workloads of `bench/` (W1–W5) on exactly the inputs the peers used, with
 //! the columns of `bench/PEERS.md`.
 //!
 //! Each workload is timed as one warm-up and then the median (and minimum) of `reps` repetitions
 //! of the whole call, and checks its own answer (final loss against the peers, W2's state
 //! against the 60-digit reference).
+
+pub mod peers;
+pub mod w5;
 
 use crate::error::{Error, Result};
 use crate::flow::{solve, GradientFlow, Integrator, SolveOptions};
@@ -114,6 +117,33 @@ pub fn time_it<R>(reps: usize, mut f: impl FnMut() -> R) -> (f64, f64, R) {
     (t[t.len() / 2], t[0], last)
 }
 
+/// CPU seconds used so far by this process, all threads (Linux: the scheduler's nanosecond
+/// counters in `/proc/self/task/*/schedstat`); `None` where unavailable. On a loaded machine the
+/// CPU time of a run is a steadier measure than its wall time.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let mut total = 0u64;
+    for e in std::fs::read_dir("/proc/self/task").ok()? {
+        let s = std::fs::read_to_string(e.ok()?.path().join("schedstat")).ok()?;
+        total += s.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total as f64 * 1e-9)
+}
+
+/// [`time_it`] that also returns the smallest CPU time of a repetition (all threads; NaN where
+/// [`process_cpu_seconds`] is unavailable): (median wall, min wall, min CPU, last result).
+pub fn time_it_cpu<R>(reps: usize, mut f: impl FnMut() -> R) -> (f64, f64, f64, R) {
+    let mut cpu = f64::INFINITY;
+    let (med, min, last) = time_it(reps, || {
+        let c0 = process_cpu_seconds();
+        let r = f();
+        if let (Some(a), Some(b)) = (c0, process_cpu_seconds()) {
+            cpu = cpu.min(b - a);
+        }
+        r
+    });
+    (med, min, if cpu.is_finite() { cpu } else { f64::NAN }, last)
+}
+
 /// W4: `steps` simultaneous gradient-descent steps `W_j ← W_j − η G_j` from the inputs.
 /// Returns the final parameters and the number of gradient evaluations.
 pub fn gd_loop(model: &Model<f64>, p0: &Params<f64>, eta: f64, steps: usize) -> (Params<f64>, usize) {
@@ -145,7 +175,7 @@ pub fn gemm_flops(n: usize, reps: usize) -> f64 {
 pub fn w4(inputs: &DeepInputs, size: &str, eta: f64, steps: usize, reps: usize) -> Result<Row> {
     let model = inputs.model()?;
     let p0 = inputs.params();
-    let (med, min, (p, evals)) = time_it(reps, || gd_loop(&model, &p0, eta, steps));
+    let (med, min, cpu, (p, evals)) = time_it_cpu(reps, || gd_loop(&model, &p0, eta, steps));
     Ok(Row {
         workload: "W4".into(),
         size: size.into(),
@@ -156,7 +186,7 @@ pub fn w4(inputs: &DeepInputs, size: &str, eta: f64, steps: usize, reps: usize) 
         us_per_eval: med / evals as f64 * 1e6,
         final_loss: model.loss(&p),
         bal_drift: bal_drift(&model, &p0, &p),
-        extra: format!("{:.0} steps/s", steps as f64 / med),
+        extra: format!("{:.0} steps/s; cpu min {cpu:.4} s", steps as f64 / med),
     })
 }
 
@@ -176,12 +206,28 @@ fn timed_flow<S: crate::scalar::Scalar>(
     Ok((med, min, traj?))
 }
 
+/// [`timed_flow`] with the smallest CPU time of a repetition.
+fn timed_flow_cpu(
+    model: &Model<f64>,
+    p0: &Params<f64>,
+    integrator: &Integrator,
+    t1: f64,
+    reps: usize,
+) -> Result<(f64, f64, f64, crate::trajectory::Trajectory<f64>)> {
+    let opts = SolveOptions { t1, save_times: vec![] };
+    let (med, min, cpu, traj) = time_it_cpu(reps, || {
+        let mut field = GradientFlow::new(model);
+        solve(&mut field, model, p0, integrator, &opts, &mut Monitor::new())
+    });
+    Ok((med, min, cpu, traj?))
+}
+
 /// W1: gradient flow of `½‖W_N⋯W_1 − Φ‖²` to `t1` in `f64` with `integrator` (an 8th-order adaptive method at the
 /// peers' tolerances). Returns its row.
 pub fn w1(inputs: &DeepInputs, size: &str, integrator: &Integrator, t1: f64, reps: usize) -> Result<Row> {
     let model = inputs.model()?;
     let p0 = inputs.params();
-    let (med, min, traj) = timed_flow(&model, &p0, integrator, t1, reps)?;
+    let (med, min, cpu, traj) = timed_flow_cpu(&model, &p0, integrator, t1, reps)?;
     let p = traj.last();
     Ok(Row {
         workload: "W1".into(),
@@ -193,7 +239,7 @@ pub fn w1(inputs: &DeepInputs, size: &str, integrator: &Integrator, t1: f64, rep
         us_per_eval: med / traj.grad_calls.max(1) as f64 * 1e6,
         final_loss: model.loss(p),
         bal_drift: bal_drift(&model, &p0, p),
-        extra: String::new(),
+        extra: format!("cpu min {cpu:.4} s"),
     })
 }
 
@@ -279,7 +325,7 @@ impl DiagonalInputs {
 pub fn w3(inputs: &DiagonalInputs, integrator: &Integrator, t1: f64, reps: usize) -> Result<Row> {
     let model = inputs.model()?;
     let p0 = Params::new(vec![Mat::from_vec(1, inputs.d, vec![inputs.alpha; inputs.d]); 2]);
-    let (med, min, traj) = timed_flow(&model, &p0, integrator, t1, reps)?;
+    let (med, min, cpu, traj) = timed_flow_cpu(&model, &p0, integrator, t1, reps)?;
     let p = traj.last();
     let a2 = inputs.alpha * inputs.alpha;
     let (u, v) = (&p.blocks[0], &p.blocks[1]);
@@ -296,7 +342,7 @@ pub fn w3(inputs: &DiagonalInputs, integrator: &Integrator, t1: f64, reps: usize
         us_per_eval: med / traj.grad_calls.max(1) as f64 * 1e6,
         final_loss: model.loss(p),
         bal_drift: drift,
-        extra: format!("max|b-b*| {gap:.2}"),
+        extra: format!("max|b-b*| {gap:.2}; cpu min {cpu:.4} s"),
     })
 }
 
@@ -371,6 +417,9 @@ pub struct Report {
     pub gemm: Vec<(usize, f64)>,
     /// `(threads, wall seconds)` of a 16-point sweep.
     pub sweep: Vec<(usize, f64)>,
+    /// `(threads, wall seconds)` of the 16-point W5 sweep.
+    #[serde(default)]
+    pub sweep_w5: Vec<(usize, f64)>,
     /// Self-checks.
     pub checks: Vec<BenchCheck>,
 }
@@ -413,6 +462,15 @@ impl Report {
                 one.1 / all.1
             ));
         }
+        if let (Some(one), Some(all)) = (self.sweep_w5.first(), self.sweep_w5.last()) {
+            s.push_str(&format!(
+                "\nW5 sweep of 16 step sizes: {:.2} s on 1 thread, {:.2} s on {} threads (speed-up {:.2})",
+                one.1,
+                all.1,
+                all.0,
+                one.1 / all.1
+            ));
+        }
         s.push('\n');
         for c in &self.checks {
             s.push_str(&format!(
@@ -445,8 +503,14 @@ struct Reference {
 
 /// Runs every workload found in `dir`.
 pub fn run_all(dir: &Path, reps: usize) -> Result<Report> {
+    run_selected(dir, reps, &[])
+}
+
+/// Runs the workloads named in `only` (`W1` … `W5`, `sweep`; all when empty) from `dir`.
+pub fn run_selected(dir: &Path, reps: usize, only: &[String]) -> Result<Report> {
+    let want = |w: &str| only.is_empty() || only.iter().any(|o| o.eq_ignore_ascii_case(w));
     let mut report = Report::default();
-    for size in ["w8", "w32", "w128"] {
+    for size in ["w8", "w32", "w128"].into_iter().filter(|_| want("W1")) {
         let inputs = DeepInputs::load(&dir.join(format!("inputs/W1_{size}.json")))?;
         let reps = if size == "w128" { reps.min(3) } else { reps };
         report.rows.push(w1(&inputs, size, &Integrator::Dp8 { rtol: 1e-10, atol: 1e-12 }, 10.0, reps)?);
@@ -455,6 +519,26 @@ pub fn run_all(dir: &Path, reps: usize) -> Result<Report> {
             report.rows.push(w1(&inputs, size, &Integrator::Dop853 { rtol: 1e-10, atol: 1e-12 }, 10.0, reps)?);
         }
     }
+    if want("W2") {
+        w2_rows(dir, reps, &mut report)?;
+    }
+    if want("W3") {
+        w3_rows(dir, reps, &mut report)?;
+    }
+    if want("W4") {
+        let w32 = DeepInputs::load(&dir.join("inputs/W1_w32.json"))?;
+        report.rows.push(w4(&w32, "w32", 0.05, 100_000, reps)?);
+        let w8 = DeepInputs::load(&dir.join("inputs/W1_w8.json"))?;
+        report.rows.push(w4(&w8, "w8", 0.05, 100_000, reps)?);
+    }
+    if want("W5") {
+        report.sweep_w5 = w5::run(dir, reps, &mut report.rows, &mut report.checks)?;
+    }
+    finish(report, reps, want("sweep"))
+}
+
+/// W2 in `f64` and at 256 bits, with the check against the 60-digit reference.
+fn w2_rows(dir: &Path, reps: usize, report: &mut Report) -> Result<()> {
     let w2_inputs = DeepInputs::load(&dir.join("inputs/W2.json"))?;
     let reference: Reference = serde_json::from_str(&read(&dir.join("W2_reference.json"))?)
         .map_err(|e| Error::Config { path: "W2_reference.json".into(), message: e.to_string() })?;
@@ -467,26 +551,34 @@ pub fn run_all(dir: &Path, reps: usize) -> Result<Report> {
         tolerance: 1e-60,
         pass: err <= 1e-60,
     });
+    Ok(())
+}
+
+/// W3 with Prince–Dormand 8(7) and with Tsitouras 5(4) at the peers' tolerances, each checked
+/// like the peers' answers.
+fn w3_rows(dir: &Path, reps: usize, report: &mut Report) -> Result<()> {
     let w3_inputs = DiagonalInputs::load(&dir.join("inputs/W3.json"))?;
-    let row = w3(&w3_inputs, &Integrator::Dp8 { rtol: 1e-9, atol: 1e-12 }, 2000.0, reps)?;
-    report.checks.push(BenchCheck {
-        name: "W3 final loss (peers: 1e-18 to 7e-17)".into(),
-        observed: row.final_loss,
-        tolerance: 1e-15,
-        pass: row.final_loss <= 1e-15,
-    });
-    report.checks.push(BenchCheck {
-        name: "W3 u*v conservation (peers: 1e-9 to 4e-8)".into(),
-        observed: row.bal_drift,
-        tolerance: 1e-6,
-        pass: row.bal_drift <= 1e-6,
-    });
-    report.rows.push(row);
-    let w32 = DeepInputs::load(&dir.join("inputs/W1_w32.json"))?;
-    let row = w4(&w32, "w32", 0.05, 100_000, reps)?;
-    report.rows.push(row);
-    let w8 = DeepInputs::load(&dir.join("inputs/W1_w8.json"))?;
-    report.rows.push(w4(&w8, "w8", 0.05, 100_000, reps)?);
+    for integrator in [Integrator::Dp8 { rtol: 1e-9, atol: 1e-12 }, Integrator::Tsit5 { rtol: 1e-9, atol: 1e-12 }] {
+        let row = w3(&w3_inputs, &integrator, 2000.0, reps)?;
+        report.checks.push(BenchCheck {
+            name: format!("W3 {} final loss (peers: 1e-18 to 7e-17)", row.method),
+            observed: row.final_loss,
+            tolerance: 1e-15,
+            pass: row.final_loss <= 1e-15,
+        });
+        report.checks.push(BenchCheck {
+            name: format!("W3 {} u*v conservation (peers: 1e-9 to 4e-8)", row.method),
+            observed: row.bal_drift,
+            tolerance: 1e-6,
+            pass: row.bal_drift <= 1e-6,
+        });
+        report.rows.push(row);
+    }
+    Ok(())
+}
+
+/// The kernel throughput, the sweep (when `sweep`), and the checks against the peers' losses.
+fn finish(mut report: Report, reps: usize, sweep: bool) -> Result<Report> {
     for n in [8, 32, 128] {
         report.gemm.push((n, gemm_flops(n, reps)));
     }
@@ -496,13 +588,16 @@ pub fn run_all(dir: &Path, reps: usize) -> Result<Report> {
         let n: Option<usize> = r.size.strip_prefix('w').and_then(|n| n.parse().ok());
         if let Some((n, kernel)) = n.and_then(|n| report.gemm.iter().find(|g| g.0 == n).copied()) {
             let flops = 9.0 * 2.0 * (n * n * n) as f64 / (r.us_per_eval * 1e-6);
-            r.extra = format!("rhs {:.1} Gflop/s = {:.0}% of the kernel", flops / 1e9, 100.0 * flops / kernel);
+            r.extra =
+                format!("{}; rhs {:.1} Gflop/s = {:.0}% of the kernel", r.extra, flops / 1e9, 100.0 * flops / kernel);
         }
     }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    report.sweep.push((1, sweep_wall(1)?));
-    if cores > 1 {
-        report.sweep.push((cores, sweep_wall(cores)?));
+    if sweep {
+        report.sweep.push((1, sweep_wall(1)?));
+        if cores > 1 {
+            report.sweep.push((cores, sweep_wall(cores)?));
+        }
     }
     for r in &report.rows {
         if let Some(peer) = peer_loss(&r.workload, &r.size) {

@@ -1,5 +1,5 @@
-//! The allocation-free embedded Runge–Kutta driver: order conditions of its tableaux, order of
-//! accuracy against closed forms, evaluation counts, blow-up handling, and zero allocations per step.
+//! The allocation-free embedded Runge–Kutta driver (Dormand–Prince 5(4), Tsitouras 5(4),
+//! Prince–Dormand 8(7)): order conditions of its tableaux, order of accuracy against closed forms, evaluation counts, blow-up handling, and zero allocations per step.
 
 use linflow::flow::embedded::{Control, Embedded, EmbeddedPair, Stop};
 use linflow::prelude::*;
@@ -65,6 +65,33 @@ fn dopri8_order_conditions_hold_to_the_published_digits() {
     assert!(re[7] > 1e-8, "{re:?}");
 }
 
+#[test]
+fn tsit5_order_conditions_hold_to_the_typed_digits() {
+    // Tsitouras' coefficients are algebraic (c_5 is a root of the order conditions), typed with 85
+    // significant digits and read exactly into rationals: the conditions through order 5 (4 for
+    // b̂) then hold to about 1e-84 times the size of the coefficients (up to 13), so below 1e-80,
+    // and a mistyped digit anywhere in the first 80 shows up above that. Order exactly 5 (resp.
+    // 4): some order-6 (resp. 5) condition fails by far more.
+    let pair = EmbeddedPair::tsit5(&Q::new());
+    let rows = q_abs_to_f64(&pair.method.row_sum_residual());
+    let r: Vec<f64> = pair.method.order_residuals(6).iter().map(q_abs_to_f64).collect();
+    let re: Vec<f64> = pair.embedded_tableau().order_residuals(5).iter().map(q_abs_to_f64).collect();
+    println!("row sums {rows:e}\nb: {r:?}\nb̂: {re:?}");
+    assert!(rows <= 1e-80, "{rows:e}");
+    assert!(r[..5].iter().all(|x| *x <= 1e-80), "{r:?}");
+    assert!(re[..4].iter().all(|x| *x <= 1e-80), "{re:?}");
+    assert!(r[5] > 1e-6, "{r:?}");
+    assert!(re[4] > 1e-6, "{re:?}");
+    // FSAL: the last row of A is b, c_7 = 1, b_7 = 0.
+    assert_eq!(pair.method.a[6][..6], pair.method.b[..6]);
+    assert!(pair.method.b[6].is_zero() && pair.method.c[6] == 1);
+    // Negative control: the same check rejects Dormand–Prince's b̂ grafted onto Tsitouras' A
+    // (order conditions of a pair belong to its own tableau).
+    let mut wrong = pair.embedded_tableau();
+    wrong.b = EmbeddedPair::dopri5(&Q::new()).embedded;
+    assert!(wrong.order_residuals(4).iter().any(|x| q_abs_to_f64(x) > 1e-6));
+}
+
 /// $y_1' = -y_2$, $y_2' = y_1$ (rotation) and $y_3' = y_3(1 - y_3)$ (logistic): closed form
 /// $(\cos t, \sin t, 1/(1 + 3e^{-t}))$ from $(1, 0, 1/4)$.
 fn test_rhs(_t: f64, y: &[f64], dy: &mut [f64]) {
@@ -97,6 +124,7 @@ fn global_error_follows_tolerance_and_order() {
     // pre-asymptotic, which steepens the slope; an order ≤ 3 or ≤ 6 method would be outside).
     for (pair, tols, p) in [
         (EmbeddedPair::dopri5(&0.0), [1e-5, 1e-7, 1e-9, 1e-11], 5.0),
+        (EmbeddedPair::tsit5(&0.0), [1e-5, 1e-7, 1e-9, 1e-11], 5.0),
         (EmbeddedPair::dopri8(&0.0), [1e-6, 1e-8, 1e-10, 1e-12], 8.0),
     ] {
         let mut pts = Vec::new();
@@ -121,7 +149,9 @@ fn evaluation_counts_match_the_stage_structure() {
     // Counted by the right-hand side itself: 1 evaluation at the start, 1 for the initial-step
     // heuristic, then per attempted step s − 1 stages (k_1 is reused), plus, for the non-FSAL
     // 8(7) pair, one evaluation of F(t_{n+1}, y_{n+1}) after each accepted step.
-    for (pair, per_attempt, per_accept) in [(EmbeddedPair::dopri5(&0.0), 6, 0), (EmbeddedPair::dopri8(&0.0), 12, 1)] {
+    for (pair, per_attempt, per_accept) in
+        [(EmbeddedPair::dopri5(&0.0), 6, 0), (EmbeddedPair::tsit5(&0.0), 6, 0), (EmbeddedPair::dopri8(&0.0), 12, 1)]
+    {
         let mut count = 0usize;
         let mut f = |t: f64, y: &[f64], dy: &mut [f64]| {
             count += 1;

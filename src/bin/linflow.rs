@@ -147,7 +147,7 @@ enum Cmd {
         #[arg(long)]
         bits: Option<u32>,
     },
-    /// Runs the benchmark workloads W1–W4 of bench/ and prints the table of bench/PEERS.md.
+    /// Runs the benchmark workloads W1–W5 of bench/ and prints the table of bench/PEERS.md.
     Bench {
         /// Directory holding the workload specs and inputs.
         #[arg(long, default_value = "bench")]
@@ -158,6 +158,12 @@ enum Cmd {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Only these workloads (comma-separated: W1, W2, W3, W4, W5, sweep; default all).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Directory of the peers' JSON results from the same sitting: also print the ratio table.
+        #[arg(long)]
+        peers: Option<PathBuf>,
     },
 }
 
@@ -212,12 +218,21 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Cmd::Bench { dir, reps, json } => match linflow::bench::run_all(&dir, reps) {
+        Cmd::Bench { dir, reps, json, only, peers } => match linflow::bench::run_selected(&dir, reps, &only) {
             Ok(report) => {
                 if json {
                     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
                 } else {
                     print!("{}", report.table());
+                }
+                if let Some(pdir) = peers {
+                    match linflow::bench::peers::load(&pdir) {
+                        Ok(recs) => print!("\n{}", linflow::bench::peers::ratio_table(&report.rows, &recs)),
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            return ExitCode::from(2);
+                        }
+                    }
                 }
                 if report.all_checks_pass() {
                     ExitCode::SUCCESS

@@ -203,10 +203,13 @@ impl Arch {
             }
             Arch::DiagonalSq { .. } => {
                 let (gu, gv) = two_mut(&mut out.blocks);
-                for i in 0..g.cols() {
-                    let two_g = g.get(0, i).clone() * g.get(0, i).from_i64_like(2);
-                    *gu.get_mut(0, i) = two_g.clone() * b[0].get(0, i).clone();
-                    *gv.get_mut(0, i) = -(two_g * b[1].get(0, i).clone());
+                let uv = b[0].as_slice().iter().zip(b[1].as_slice());
+                let outs = gu.as_mut_slice().iter_mut().zip(gv.as_mut_slice());
+                for ((ou, ov), (gi, (u, v))) in outs.zip(g.as_slice().iter().zip(uv)) {
+                    // 2g (exact in binary floating point and in rationals).
+                    let two_g = gi.clone() + gi.clone();
+                    *ou = two_g.clone() * u.clone();
+                    *ov = -(two_g * v.clone());
                 }
             }
             Arch::Factor { .. } => {

@@ -70,7 +70,7 @@ pub enum Reduction {
 
 impl Reduction {
     /// The factor $c$ for `m` samples, like `proto`.
-    fn factor<S: Scalar>(self, m: usize, proto: &S) -> S {
+    pub(crate) fn factor<S: Scalar>(self, m: usize, proto: &S) -> S {
         match self {
             Reduction::HalfSum => proto.ratio_like(1, 2),
             Reduction::HalfMean => proto.ratio_like(1, 2 * m.max(1) as i64),
@@ -197,7 +197,9 @@ impl<S: Scalar> Loss<S> {
                     let n = x.cols();
                     let mut r = y.clone();
                     Mat::gemm_into(w, false, x, false, false, &mut r);
-                    let r = r.sub(y);
+                    for (ri, yi) in r.as_mut_slice().iter_mut().zip(y.as_slice()) {
+                        *ri -= yi;
+                    }
                     let inv_n = w.proto().ratio_like(1, n as i64);
                     if n <= x.rows() {
                         Mat::gemm_into(&r, false, x, true, false, g);

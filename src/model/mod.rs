@@ -8,6 +8,7 @@
 
 mod arch;
 mod loss;
+mod sparse;
 
 pub use arch::Arch;
 pub use loss::{Loss, Reduction};
@@ -37,6 +38,17 @@ pub struct Workspace<S> {
     back: Vec<Mat<S>>,
     /// Gradient of the loss with respect to the end-to-end matrix.
     g: Mat<S>,
+    /// For a deep network under a sparsely observed completion loss: $P_{N-1}^\top$ and
+    /// $A_{N-1}^\top$ (see `sparse.rs`).
+    sparse: Option<(Mat<S>, Mat<S>)>,
+}
+
+impl<S> Workspace<S> {
+    /// Whether gradients with this workspace use the sparsity of a completion loss's residual
+    /// (a deep network with at most a quarter of the entries observed; see `model/sparse.rs`).
+    pub fn sparse_residual(&self) -> bool {
+        self.sparse.is_some()
+    }
 }
 
 impl Model<f64> {
@@ -103,7 +115,16 @@ impl<S: Scalar> Model<S> {
             }
         };
         let (r, c) = self.arch.output_shape();
-        Workspace { prefix, back, g: Mat::zeros(r, c, proto) }
+        let sparse = match (&self.arch, &self.loss) {
+            (Arch::DeepLinear { widths }, Loss::Completion { entries, .. })
+                if widths.len() >= 3 && sparse::worth_it(entries.len(), r, c) =>
+            {
+                let k = widths[widths.len() - 2];
+                Some((Mat::zeros(c, k, proto), Mat::zeros(c, k, proto)))
+            }
+            _ => None,
+        };
+        Workspace { prefix, back, g: Mat::zeros(r, c, proto), sparse }
     }
 
     /// End-to-end matrix φ(θ).
@@ -133,8 +154,11 @@ impl<S: Scalar> Model<S> {
     /// Gradient on a mini-batch of samples (`None`: all data) written into `out`; returns the
     /// (mini-batch) loss. No allocation for `f64` deep linear nets with a target or regression loss.
     pub fn grad_into(&self, ws: &mut Workspace<S>, p: &Params<S>, batch: Option<&[usize]>, out: &mut Params<S>) -> S {
-        let mut value = match &self.arch {
-            Arch::DeepLinear { .. } => {
+        let mut value = match (&self.arch, &self.loss) {
+            (Arch::DeepLinear { .. }, Loss::Completion { entries, reduction, .. }) if ws.sparse.is_some() => {
+                sparse::grad_completion(ws, &p.blocks, entries, *reduction, batch, out)
+            }
+            (Arch::DeepLinear { .. }, _) => {
                 let w = &p.blocks;
                 let n = w.len();
                 // Prefix products P_1 = W_1, P_j = W_j P_{j-1}.
@@ -157,7 +181,7 @@ impl<S: Scalar> Model<S> {
                 }
                 v
             }
-            arch => {
+            (arch, _) => {
                 arch.product_into(p, &mut ws.prefix[0]);
                 let v = self.loss.value_grad(&ws.prefix[0], batch, &mut ws.g);
                 arch.pullback(p, &ws.g, out);

@@ -23,6 +23,8 @@
 
 pub mod dual;
 
+mod thin;
+
 pub use self::dual::Dual;
 
 use std::fmt::{Debug, Display};
@@ -219,6 +221,22 @@ impl Scalar for f64 {
         }
         assert!(a.len() > (m - 1) * rsa + (k - 1) * csa && b.len() > (k - 1) * rsb + (n - 1) * csb);
         assert!(c.len() >= m * n);
+        if m == 1 || n == 1 || k == 1 || m.max(n).max(k) <= thin::SMALL {
+            thin::gemm(m, k, n, a, (rsa, csa), b, (rsb, csb), accumulate, c);
+            return;
+        }
+        if m * n * k >= thin::PARALLEL_WORK && m >= 16 && rayon::current_num_threads() > 1 {
+            // Two halves of the rows of C on two threads (rayon's: inside a busy pool, such as a
+            // sweep's, the second half simply runs after the first on the same thread).
+            let half = (m / 2).next_multiple_of(8).min(m);
+            let (c1, c2) = c[..m * n].split_at_mut(half * n);
+            let (a1, a2) = (a, &a[half * rsa..]);
+            rayon::join(
+                || Self::gemm(half, k, n, a1, (rsa, csa), b, (rsb, csb), accumulate, c1),
+                || Self::gemm(m - half, k, n, a2, (rsa, csa), b, (rsb, csb), accumulate, c2),
+            );
+            return;
+        }
         let beta = if accumulate { 1.0 } else { 0.0 };
         // SAFETY: the asserts above bound every index the kernel reads or writes.
         unsafe {

@@ -589,18 +589,27 @@ fn integrate<S: Scalar, F: VectorField<S>>(
     let mut dp = y0.zeros_like();
     let mut state: Vec<f64> = y0.iter().map(Scalar::to_f64).chain(energy.then_some(0.0)).collect();
     let mut rhs = |t: f64, x: &[f64], dx: &mut [f64]| {
-        for (d, s) in yp.iter_mut().zip(x) {
-            *d = proto.from_f64_like(*s);
+        // Block by block over plain slices (a copy for f64), not through the flattening iterator.
+        let mut off = 0;
+        for blk in &mut yp.blocks {
+            let d = blk.as_mut_slice();
+            let len = d.len();
+            for (d, s) in d.iter_mut().zip(&x[off..off + len]) {
+                *d = proto.from_f64_like(*s);
+            }
+            off += len;
         }
         field.eval(&proto.from_f64_like(t), &yp, &mut dp);
-        let mut e = 0.0;
-        for (d, s) in dx.iter_mut().zip(dp.iter()) {
-            let v = s.to_f64();
-            *d = v;
-            e += v * v;
+        let mut off = 0;
+        for blk in &dp.blocks {
+            let s = blk.as_slice();
+            for (d, s) in dx[off..off + s.len()].iter_mut().zip(s) {
+                *d = s.to_f64();
+            }
+            off += s.len();
         }
         if energy {
-            dx[n] = e;
+            dx[n] = dx[..n].iter().map(|v| v * v).sum();
         }
     };
     let mut solver = Embedded::new(pair, m);

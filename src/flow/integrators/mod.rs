@@ -9,6 +9,7 @@
 //! | `gauss_legendre.rs` | one step of an implicit Gauss–Legendre tableau ([`GaussLegendre`]) |
 //! | `fixed_step.rs` | the fixed-step controller, for any [`Stepper`] ([`FixedStep`]) |
 //! | `embedded.rs` | Dormand–Prince 5(4) and 8(7) with a PI controller on flat `f64` state |
+//! | `tsitouras.rs` | Tsitouras 5(4), a pair for the same driver (`tsit5`) |
 //! | `gbs.rs` | Gragg–Bulirsch–Stoer extrapolation with step and order control ([`Extrapolation`]) |
 //! | `ode_solvers.rs` | the `ode_solvers` crate's Dopri5/Dop853, a baseline |
 //!
@@ -24,6 +25,7 @@ pub mod gauss_legendre;
 pub mod gbs;
 pub mod ode_solvers;
 pub mod tableau;
+pub mod tsitouras;
 
 pub use self::embedded::EmbeddedRk;
 pub use self::explicit_rk::ExplicitRk;
