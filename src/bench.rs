@@ -5,6 +5,8 @@
 //! of the whole call, and checks its own answer (final loss against the peers, W2's state
 //! against the 60-digit reference).
 
+pub mod w2_precision;
+
 use crate::error::{Error, Result};
 use crate::flow::{solve, GradientFlow, Integrator, SolveOptions};
 use crate::invariants::{Balancedness, Monitor, Quantity};

@@ -137,6 +137,10 @@ enum Cmd {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Instead of W1-W4, run W2 with Taylor's method at these precisions (bits, comma-separated),
+        /// each row with its error against the 320-digit reference.
+        #[arg(long, value_delimiter = ',')]
+        w2_bits: Vec<u32>,
     },
 }
 
@@ -190,7 +194,23 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Cmd::Bench { dir, reps, json } => match linflow::bench::run_all(&dir, reps) {
+        Cmd::Bench { dir, reps, json, w2_bits } if !w2_bits.is_empty() => {
+            match linflow::bench::w2_precision::run(&dir, &w2_bits, reps) {
+                Ok(rows) => {
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+                    } else {
+                        print!("{}", linflow::bench::w2_precision::table(&rows));
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Cmd::Bench { dir, reps, json, .. } => match linflow::bench::run_all(&dir, reps) {
             Ok(report) => {
                 if json {
                     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());

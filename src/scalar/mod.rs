@@ -91,6 +91,11 @@ pub trait Scalar:
     }
     /// A short name of the number type, for reports.
     fn kind_name(&self) -> String;
+    /// $\log_2|x|$ in `f64`, without overflow or underflow for values outside `f64`'s range
+    /// (`-inf` for zero).
+    fn log2_abs(&self) -> f64 {
+        self.to_f64().abs().log2()
+    }
 
     /// Square root when it exists in the number type: always for `f64` and [`Mp`] (non-negative
     /// arguments), for [`Q`] only for squares of rationals.
@@ -300,6 +305,12 @@ impl Scalar for Mp {
     }
     fn kind_name(&self) -> String {
         format!("mpfr{}", self.prec())
+    }
+    fn log2_abs(&self) -> f64 {
+        match self.to_f64_exp() {
+            (m, _) if m == 0.0 || !m.is_finite() => m.abs().log2(),
+            (m, e) => m.abs().log2() + f64::from(e),
+        }
     }
     fn try_sqrt(&self) -> Option<Self> {
         (self.cmp0() != Some(std::cmp::Ordering::Less)).then(|| Real::sqrt(self))

@@ -11,6 +11,7 @@
 //! | `embedded.rs` | Dormand–Prince 5(4) and 8(7) with a PI controller on flat `f64` state |
 //! | `gbs.rs` | Gragg–Bulirsch–Stoer extrapolation with step and order control ([`Extrapolation`]) |
 //! | `ode_solvers.rs` | the `ode_solvers` crate's Dopri5/Dop853, a baseline |
+//! | `taylor.rs` | Taylor's method for gradient flows through the recorded gradient ([`TaylorSeries`]) |
 //!
 //! Step-size control is separate from the method where the method allows it: a [`Stepper`]
 //! advances one step of a given size, and a controller ([`FixedStep`]) chooses the sizes. The
@@ -24,6 +25,7 @@ pub mod gauss_legendre;
 pub mod gbs;
 pub mod ode_solvers;
 pub mod tableau;
+pub mod taylor;
 
 pub use self::embedded::EmbeddedRk;
 pub use self::explicit_rk::ExplicitRk;
@@ -31,6 +33,7 @@ pub use self::fixed_step::FixedStep;
 pub use self::gauss_legendre::GaussLegendre;
 pub use self::gbs::Extrapolation;
 pub use self::ode_solvers::DormandPrince;
+pub use self::taylor::TaylorSeries;
 
 use super::record::Recorder;
 use super::VectorField;
