@@ -474,6 +474,10 @@ impl<S: Scalar> Tape<S> {
 
     /// Computes the order-`k` coefficient of every instruction, given orders `0..k` of all slots
     /// and order `k` of the variables. Slot `s`'s coefficient `j` is `coef[s*stride + j]`.
+    ///
+    /// Every result is rounded to the precision its slot already has ([`Scalar::assign_round`]),
+    /// and `tmp` carries the precision of the products: for [`crate::scalar::Mp`] the caller may
+    /// keep high orders in fewer bits ([`Scalar::set_precision`]); the sweep follows.
     pub fn sweep(&self, k: usize, stride: usize, coef: &mut [S], tmp: &mut S) {
         let n = self.nvars;
         for (i, ins) in self.instrs.iter().enumerate() {
@@ -484,52 +488,50 @@ impl<S: Scalar> Tape<S> {
             let c = |ci: u32| &self.consts[ci as usize];
             match *ins {
                 Instr::Neg(a) => {
-                    dst.clone_from(at(a, k));
+                    dst.assign_round(at(a, k));
                     *dst *= &self.consts[0];
                 }
                 Instr::Add(a, b) => {
-                    dst.clone_from(at(a, k));
+                    dst.assign_round(at(a, k));
                     *dst += at(b, k);
                 }
                 Instr::Sub(a, b) => {
-                    dst.clone_from(at(a, k));
+                    dst.assign_round(at(a, k));
                     *dst -= at(b, k);
                 }
                 Instr::AddC(a, ci) => {
-                    dst.clone_from(at(a, k));
+                    dst.assign_round(at(a, k));
                     if k == 0 {
                         *dst += c(ci);
                     }
                 }
                 Instr::SubC(a, ci) => {
-                    dst.clone_from(at(a, k));
+                    dst.assign_round(at(a, k));
                     if k == 0 {
                         *dst -= c(ci);
                     }
                 }
                 Instr::CSub(a, ci) => {
-                    dst.clone_from(at(a, k));
+                    dst.assign_round(at(a, k));
                     *dst *= &self.consts[0];
                     if k == 0 {
                         *dst += c(ci);
                     }
                 }
                 Instr::Mul(a, b) => {
-                    dst.clone_from(at(a, 0));
-                    *dst *= at(b, k);
+                    dst.mul_round(at(a, 0), at(b, k));
                     for j in 1..=k {
                         mul_add(dst, tmp, at(a, j), at(b, k - j));
                     }
                 }
                 Instr::Scale(a, ci) => {
-                    dst.clone_from(at(a, k));
+                    dst.assign_round(at(a, k));
                     *dst *= c(ci);
                 }
                 Instr::Dot(start, len) => {
                     let pairs = &self.pairs[start as usize..(start + len) as usize];
                     let (a, b) = pairs[0];
-                    dst.clone_from(at(a, 0));
-                    *dst *= at(b, k);
+                    dst.mul_round(at(a, 0), at(b, k));
                     for j in 1..=k {
                         mul_add(dst, tmp, at(a, j), at(b, k - j));
                     }
@@ -540,7 +542,7 @@ impl<S: Scalar> Tape<S> {
                     }
                 }
                 Instr::DivC(a, ci) => {
-                    dst.clone_from(at(a, k));
+                    dst.assign_round(at(a, k));
                     *dst /= c(ci);
                 }
                 Instr::Div(a, b) | Instr::CDiv(b, a) => {
@@ -548,16 +550,15 @@ impl<S: Scalar> Tape<S> {
                     let num_const = matches!(ins, Instr::CDiv(..));
                     if num_const {
                         if k == 0 {
-                            dst.clone_from(c(a));
+                            dst.assign_round(c(a));
                         } else {
                             *dst = dst.zero_like();
                         }
                     } else {
-                        dst.clone_from(at(a, k));
+                        dst.assign_round(at(a, k));
                     }
                     for j in 1..=k {
-                        tmp.clone_from(at(b, j));
-                        *tmp *= &done[k - j];
+                        tmp.mul_round(at(b, j), &done[k - j]);
                         *dst -= &*tmp;
                     }
                     *dst /= at(b, 0);
@@ -569,19 +570,19 @@ impl<S: Scalar> Tape<S> {
     /// Order-`k` coefficient of output `o`, written into `dst`.
     pub fn output(&self, o: usize, k: usize, stride: usize, coef: &[S], dst: &mut S) {
         match self.outputs[o] {
-            Arg::Slot(s) => dst.clone_from(&coef[s as usize * stride + k]),
-            Arg::Const(c) if k == 0 => dst.clone_from(&self.consts[c as usize]),
+            Arg::Slot(s) => dst.assign_round(&coef[s as usize * stride + k]),
+            Arg::Const(c) if k == 0 => dst.assign_round(&self.consts[c as usize]),
             Arg::Const(_) => *dst = dst.zero_like(),
         }
     }
 }
 
-/// `dst += a·b` as a product into `tmp` and a sum (for MPFR two roundings, measured faster than
-/// its fused multiply-add, which forms the exact double-length product).
+/// `dst += a·b` as a product into `tmp` (rounded to `tmp`'s precision) and a sum (for MPFR two
+/// roundings, measured faster than its fused multiply-add, which forms the exact double-length
+/// product).
 #[inline]
 fn mul_add<S: Scalar>(dst: &mut S, tmp: &mut S, a: &S, b: &S) {
-    tmp.clone_from(a);
-    *tmp *= b;
+    tmp.mul_round(a, b);
     *dst += &*tmp;
 }
 

@@ -79,6 +79,70 @@ impl<S: Scalar> Integrate<S> for TaylorSeries {
     }
 }
 
+/// Precision tapering: the order-$k$ term $y_k h^k$ of a step is about $2^{r_k}\max(1,\|y\|)$
+/// with $r_k \approx -2k\log_2 e$ (Jorba–Zou's step makes the last terms about the tolerance), so
+/// rounding its coefficients to $b + r_k + g$ bits ($b$ the working precision, $g$ guard bits)
+/// errs by $2^{-b-g}\max(1,\|y\|)$ in the sum, the same as full precision; errors of order $j$
+/// reach order $k > j$ through products with terms of order $k-j$, which scale them by $2^{r_{k-j}}$,
+/// so they stay at that size too. Products of high orders then cost a fraction of full-precision
+/// ones (MPFR's cost grows with the operands' limbs). The bits come from the previous step's
+/// terms (the first step assumes Jorba–Zou's $r_k = k\log_2\varepsilon/p$); a step whose terms
+/// turn out to need more than its orders had, less a margin, is recomputed with enough.
+struct Taper {
+    /// Working precision.
+    full: u32,
+    /// Bits of each order, `0..=p`.
+    bits: Vec<u32>,
+    /// Bits the coefficient arrays currently have (to skip unchanged orders).
+    applied: Vec<u32>,
+}
+
+impl Taper {
+    /// Guard bits above the need (cancellation in the series' sums and products).
+    const GUARD: f64 = 32.0;
+    /// A step is recomputed when an order had fewer than need + `MARGIN` bits.
+    const MARGIN: f64 = 8.0;
+    /// Fewest bits of any order.
+    const MIN_BITS: u32 = 64;
+
+    fn new(full: u32, p: usize, l2tol: f64) -> Self {
+        let mut t = Taper { full, bits: vec![full; p + 1], applied: vec![0; p + 1] };
+        let rel: Vec<f64> = (0..=p).map(|k| k as f64 * l2tol.min(0.0) / p as f64).collect();
+        t.update(&rel);
+        t
+    }
+
+    /// Sets the precision of every coefficient of each order (coefficient `j` of slot `s` is at
+    /// `s * stride + j`) and of the energy series.
+    fn apply<S: Scalar>(&mut self, coef: &mut [S], e: &mut [S], stride: usize) {
+        for k in 0..stride {
+            if self.applied[k] != self.bits[k] {
+                for c in coef.iter_mut().skip(k).step_by(stride) {
+                    c.set_precision(self.bits[k]);
+                }
+                e[k].set_precision(self.bits[k]);
+                self.applied[k] = self.bits[k];
+            }
+        }
+    }
+
+    /// From the terms $\log_2(|y_k|h^k/\max(1,\|y\|))$ of the step just computed: whether its
+    /// orders had enough bits; sets the bits for the next step (or the redo) either way.
+    fn update(&mut self, rel: &[f64]) -> bool {
+        let full = f64::from(self.full);
+        let mut enough = true;
+        for (b, r) in self.bits.iter_mut().zip(rel) {
+            let r = if r.is_nan() { 0.0 } else { r.min(0.0) };
+            let need = full + r;
+            if f64::from(*b) < (need + Self::MARGIN).min(full) {
+                enough = false;
+            }
+            *b = ((need + Self::GUARD).ceil().min(full) as u32).max(Self::MIN_BITS.min(self.full));
+        }
+        enough
+    }
+}
+
 /// The refusal of a tolerance below the working precision, if it is.
 fn check_tolerance(tol: &Tolerance, kind: &str, bits: u32) -> Result<f64> {
     let l2tol = tol.log2(bits);
@@ -118,6 +182,9 @@ fn integrate<S: Scalar>(set: &TaylorSeries, model: &Model<S>, y0: &Params<S>, re
     let (mut acc, mut tmp) = (proto.clone(), proto.clone());
     // Jorba–Zou's safety factor e^{-2} e^{-0.7/(p-1)}, in log2.
     let l2safety = (-2.0 - 0.7 / (p as f64 - 1.0).max(1.0)) / std::f64::consts::LN_2;
+    // Bits of each order's coefficients (all slots): the working precision at first, then what the
+    // last step's coefficients needed (see `Taper`).
+    let mut taper = Taper::new(bits, p, l2tol);
 
     let targets = rec.save_times()?;
     let mut y = y0.clone();
@@ -137,28 +204,43 @@ fn integrate<S: Scalar>(set: &TaylorSeries, model: &Model<S>, y0: &Params<S>, re
                 rec.step_limit(&y, &e_total, steps, &t);
                 return Ok(());
             }
-            for (i, yi) in y.iter().enumerate() {
-                coef[i * stride].clone_from(yi);
-            }
-            for k in 0..p {
-                tape.sweep(k, stride, &mut coef, &mut tmp);
-                for i in 0..nv {
-                    tape.output(i, k, stride, &coef, &mut acc);
-                    acc /= &neg_k[k];
-                    std::mem::swap(&mut coef[i * stride + k + 1], &mut acc);
+            let l2h = loop {
+                taper.apply(&mut coef, &mut e, stride);
+                for (i, yi) in y.iter().enumerate() {
+                    coef[i * stride].assign_round(yi);
                 }
-                if rec.energy {
-                    tape.output(nv, k, stride, &coef, &mut acc);
-                    acc /= &pos_k[k];
-                    std::mem::swap(&mut e[k + 1], &mut acc);
+                for k in 0..p {
+                    tmp.set_precision(taper.bits[k]);
+                    acc.set_precision(taper.bits[k + 1]);
+                    tape.sweep(k, stride, &mut coef, &mut tmp);
+                    for i in 0..nv {
+                        tape.output(i, k, stride, &coef, &mut acc);
+                        acc /= &neg_k[k];
+                        std::mem::swap(&mut coef[i * stride + k + 1], &mut acc);
+                    }
+                    if rec.energy {
+                        tape.output(nv, k, stride, &coef, &mut acc);
+                        acc /= &pos_k[k];
+                        std::mem::swap(&mut e[k + 1], &mut acc);
+                    }
                 }
-            }
-            rec.stats.rhs_evals += p;
-            // Step from the last two coefficients, on a log2 scale.
-            let norm = |m: usize| (0..nv).map(|i| coef[i * stride + m].log2_abs()).fold(f64::NEG_INFINITY, f64::max);
-            let l2y = norm(0).max(0.0);
-            let rho = |m: usize| (l2y - norm(m)) / m as f64;
-            let l2h = rho(p - 1).min(rho(p)) + l2safety;
+                rec.stats.rhs_evals += p;
+                // Step from the last two coefficients, on a log2 scale.
+                let l2c: Vec<f64> = (0..=p)
+                    .map(|m| (0..nv).map(|i| coef[i * stride + m].log2_abs()).fold(f64::NEG_INFINITY, f64::max))
+                    .collect();
+                let l2y = l2c[0].max(0.0);
+                let rho = |m: usize| (l2y - l2c[m]) / m as f64;
+                let l2h = rho(p - 1).min(rho(p)) + l2safety;
+                // The terms y_k h^k relative to max(1, |y|), with h at most the rest of the horizon.
+                let l2h_used = l2h.min((rec.t1 - tf).max(f64::MIN_POSITIVE).log2());
+                let rel: Vec<f64> = l2c.iter().enumerate().map(|(k, c)| c + k as f64 * l2h_used - l2y).collect();
+                if taper.update(&rel) {
+                    break l2h;
+                }
+                // Some order was carried in too few bits for this step: redo it with enough.
+                rec.stats.rejected += 1;
+            };
             let mut hf = if l2h.is_nan() { f64::INFINITY } else { l2h.exp2() };
             if let Some(ms) = set.max_step {
                 hf = hf.min(ms);
@@ -204,14 +286,15 @@ fn integrate<S: Scalar>(set: &TaylorSeries, model: &Model<S>, y0: &Params<S>, re
             for (i, yi) in y.iter_mut().enumerate() {
                 // Horner: y(t+h) = Σ_k y_k h^k.
                 let c = &coef[i * stride..(i + 1) * stride];
-                yi.clone_from(&c[p]);
+                yi.assign_round(&c[p]);
                 for ck in c[..p].iter().rev() {
                     *yi *= &hs;
                     *yi += ck;
                 }
             }
             if rec.energy {
-                acc.clone_from(&e[p]);
+                acc.set_precision(bits);
+                acc.assign_round(&e[p]);
                 for ek in e[1..p].iter().rev() {
                     acc *= &hs;
                     acc += ek;
