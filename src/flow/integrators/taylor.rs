@@ -137,7 +137,9 @@ impl Taper {
             if f64::from(*b) < (need + Self::MARGIN).min(full) {
                 enough = false;
             }
-            *b = ((need + Self::GUARD).ceil().min(full) as u32).max(Self::MIN_BITS.min(self.full));
+            // Whole 64-bit limbs: MPFR's cost is per limb, and its fast paths want full limbs.
+            let want = ((need + Self::GUARD).max(1.0) / 64.0).ceil() as u32 * 64;
+            *b = want.min(self.full).max(Self::MIN_BITS.min(self.full));
         }
         enough
     }
