@@ -115,13 +115,13 @@ impl Taper {
     /// Sets the precision of every coefficient of each order (coefficient `j` of slot `s` is at
     /// `s * stride + j`) and of the energy series.
     fn apply<S: Scalar>(&mut self, coef: &mut [S], e: &mut [S], stride: usize) {
-        for k in 0..stride {
-            if self.applied[k] != self.bits[k] {
+        for (k, (done, &want)) in self.applied.iter_mut().zip(&self.bits).enumerate() {
+            if *done != want {
                 for c in coef.iter_mut().skip(k).step_by(stride) {
-                    c.set_precision(self.bits[k]);
+                    c.set_precision(want);
                 }
-                e[k].set_precision(self.bits[k]);
-                self.applied[k] = self.bits[k];
+                e[k].set_precision(want);
+                *done = want;
             }
         }
     }
@@ -317,4 +317,27 @@ fn integrate<S: Scalar>(set: &TaylorSeries, model: &Model<S>, y0: &Params<S>, re
         rec.save(&y, &e_total, steps, &t);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taper_bits_follow_the_terms_and_a_short_order_forces_a_redo() {
+        // 256 bits, order 4, tolerance 2^-252: the a-priori terms are 2^(-63k); order k needs
+        // 256 - 63k bits, plus 32 guard bits, in whole limbs, at least one limb.
+        let mut t = Taper::new(256, 4, -252.0);
+        assert_eq!(t.bits, vec![256, 256, 192, 128, 64]);
+        // Terms as assumed: the orders had enough.
+        assert!(t.update(&[0.0, -63.0, -126.0, -189.0, -252.0]));
+        assert_eq!(t.bits, vec![256, 256, 192, 128, 64]);
+        // Negative control: terms that do not decay need every order at full precision.
+        assert!(!t.update(&[0.0, 0.0, 0.0, -1.0, -2.0]));
+        assert_eq!(t.bits, vec![256; 5]);
+        // f64 keeps its 53 bits whatever the terms.
+        let mut f = Taper::new(53, 3, -50.0);
+        assert!(f.update(&[0.0, -40.0, -80.0, f64::NEG_INFINITY]));
+        assert_eq!(f.bits, vec![53; 4]);
+    }
 }
