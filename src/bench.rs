@@ -6,6 +6,7 @@
 //! against the 60-digit reference).
 
 pub mod peers;
+pub mod w2_precision;
 pub mod w5;
 
 use crate::error::{Error, Result};

@@ -164,6 +164,10 @@ enum Cmd {
         /// Directory of the peers' JSON results from the same sitting: also print the ratio table.
         #[arg(long)]
         peers: Option<PathBuf>,
+        /// Instead of W1-W4, run W2 with Taylor's method at these precisions (bits, comma-separated),
+        /// each row with its error against the 320-digit reference.
+        #[arg(long, value_delimiter = ',')]
+        w2_bits: Vec<u32>,
     },
 }
 
@@ -218,7 +222,23 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Cmd::Bench { dir, reps, json, only, peers } => match linflow::bench::run_selected(&dir, reps, &only) {
+        Cmd::Bench { dir, reps, json, w2_bits, .. } if !w2_bits.is_empty() => {
+            match linflow::bench::w2_precision::run(&dir, &w2_bits, reps) {
+                Ok(rows) => {
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+                    } else {
+                        print!("{}", linflow::bench::w2_precision::table(&rows));
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Cmd::Bench { dir, reps, json, only, peers, .. } => match linflow::bench::run_selected(&dir, reps, &only) {
             Ok(report) => {
                 if json {
                     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());

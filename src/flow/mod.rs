@@ -9,6 +9,8 @@
 //! | `record.rs` | [`record::Recorder`]: save schedule, samples, energy quadrature hook, counters, outcome |
 //! | `integrators/` | one integrator per file behind [`integrators::Integrate`] |
 //! | `fields/` | the vector fields, one concept per file |
+//! | `tape.rs` | the one gradient recorded as a tape, evaluated on truncated power series (Taylor's method) |
+//! | `tolerance.rs` | exact tolerances (`"2^-1000"`, `"1e-300"`, `"auto"`) converted to the run's number type |
 //!
 //! Integrators: fixed-step explicit Runge–Kutta (Euler, Heun, RK4, Cooper–Verner RK8), implicit
 //! Gauss–Legendre (structure preserving: it keeps quadratic invariants such as balancedness to
@@ -21,13 +23,17 @@ pub mod integrators;
 pub mod problem;
 pub mod record;
 pub mod solve;
+pub mod tape;
+pub mod tolerance;
 
 pub use self::fields::GradientFlow;
 pub use self::integrators::{embedded, tableau};
 pub use self::problem::FlowProblem;
 pub use self::solve::{solve, Integrator, SolveOptions};
 pub use self::tableau::Tableau;
+pub use self::tolerance::Tolerance;
 
+use crate::model::Model;
 use crate::params::Params;
 use crate::scalar::Scalar;
 use std::borrow::Cow;
@@ -50,6 +56,11 @@ pub trait VectorField<S: Scalar> {
     fn gradient_calls(&self) -> usize {
         1
     }
+    /// The model whose gradient flow $\dot y = -\nabla L(y)$ this field is, if it is exactly
+    /// that: Taylor's method records that model's gradient and integrates only such fields.
+    fn gradient_flow_of(&self) -> Option<&Model<S>> {
+        None
+    }
 }
 
 impl<S: Scalar, F: VectorField<S> + ?Sized> VectorField<S> for &mut F {
@@ -64,5 +75,8 @@ impl<S: Scalar, F: VectorField<S> + ?Sized> VectorField<S> for &mut F {
     }
     fn gradient_calls(&self) -> usize {
         (**self).gradient_calls()
+    }
+    fn gradient_flow_of(&self) -> Option<&Model<S>> {
+        (**self).gradient_flow_of()
     }
 }

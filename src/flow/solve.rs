@@ -4,7 +4,9 @@
 
 use super::integrators::embedded::EmbeddedPair;
 use super::integrators::tableau::Tableau;
-use super::integrators::{DormandPrince, EmbeddedRk, ExplicitRk, Extrapolation, FixedStep, GaussLegendre, Integrate};
+use super::integrators::{
+    DormandPrince, EmbeddedRk, ExplicitRk, Extrapolation, FixedStep, GaussLegendre, Integrate, TaylorSeries,
+};
 use super::problem::FlowProblem;
 use super::record::Recorder;
 use super::VectorField;
@@ -27,6 +29,7 @@ use serde::{Deserialize, Serialize};
 /// | `Dp5`, `Dp8` (allocation-free [`embedded`](super::embedded) driver) | 5, 8 | adaptive | `f64` |
 /// | `Tsit5` (Tsitouras 5(4), same driver) | 5 | adaptive | `f64` |
 /// | `Gbs` (Gragg–Bulirsch–Stoer) | variable | adaptive | `f64`, `Mp` |
+/// | `Taylor` (gradient flows only) | from `tol` | adaptive (Jorba–Zou) | `f64`, `Mp` |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Integrator {
@@ -104,10 +107,25 @@ pub enum Integrator {
     /// Gragg–Bulirsch–Stoer extrapolation of the modified midpoint rule, with step-size and
     /// order control: reaches tolerances near the working precision (e.g. $10^{-66}$ at 256 bits).
     Gbs {
-        /// Relative tolerance.
+        /// Relative tolerance (a number or an exact string such as `"1e-300"`).
+        #[serde(deserialize_with = "super::tolerance::f64_tolerance")]
         rtol: f64,
-        /// Absolute tolerance.
+        /// Absolute tolerance (a number or an exact string).
+        #[serde(deserialize_with = "super::tolerance::f64_tolerance")]
         atol: f64,
+    },
+    /// Taylor's method for gradient flows ([`super::integrators::taylor`]): order and step from an
+    /// exact tolerance (Jorba–Zou), the solution's series through the model's own gradient code.
+    Taylor {
+        /// Tolerance (exact: `"2^-1000"`, `"1e-300"`, `"1/3"`, or `"auto"` = a few ulps).
+        #[serde(default)]
+        tol: super::Tolerance,
+        /// Fixed order instead of the tolerance's.
+        #[serde(default)]
+        order: Option<usize>,
+        /// Upper bound on the step.
+        #[serde(default)]
+        max_step: Option<f64>,
     },
 }
 
@@ -126,6 +144,7 @@ impl Integrator {
             Integrator::Dp8 { .. } => "dp8".into(),
             Integrator::Tsit5 { .. } => "tsit5".into(),
             Integrator::Gbs { .. } => "gbs".into(),
+            Integrator::Taylor { .. } => "taylor".into(),
         }
     }
 
@@ -141,7 +160,7 @@ impl Integrator {
         }
     }
 
-    /// The classical order (for `Gbs`, `None`: it varies).
+    /// The classical order (for `Gbs` and `Taylor`, `None`: it varies).
     pub fn order(&self) -> Option<usize> {
         match self {
             Integrator::Euler { .. } => Some(1),
@@ -150,7 +169,7 @@ impl Integrator {
             Integrator::Rk8 { .. } | Integrator::Dop853 { .. } | Integrator::Dp8 { .. } => Some(8),
             Integrator::GaussLegendre { stages, .. } => Some(2 * stages),
             Integrator::Dopri5 { .. } | Integrator::Dp5 { .. } | Integrator::Tsit5 { .. } => Some(5),
-            Integrator::Gbs { .. } => None,
+            Integrator::Gbs { .. } | Integrator::Taylor { .. } => None,
         }
     }
 
@@ -194,6 +213,7 @@ impl Integrator {
                     Ok(())
                 }
             }
+            Integrator::Taylor { order, max_step, .. } => TaylorSeries::validate(*order, *max_step),
             _ => Ok(()),
         }
     }
@@ -216,7 +236,7 @@ impl<S: Scalar, F: VectorField<S>> FlowProblem<'_, S, F> {
     ///
     /// * Fixed-step methods take `ceil(t1/h)` equal steps and save on the schedule's steps (for
     ///   `Save::Times`, the first step at or after each time); adaptive methods (`Dopri5`,
-    ///   `Dop853`, `Dp5`, `Dp8`, `Tsit5`, `Gbs`) land exactly on each save time (and on `t1`) and take
+    ///   `Dop853`, `Dp5`, `Dp8`, `Tsit5`, `Gbs`, `Taylor`) land exactly on each save time (and on `t1`) and take
     ///   `Save::Times` or `Save::FinalOnly`.
     /// * The monitor checks its time laws at each saved state (the whole state, phase-space
     ///   blocks included); with [`Monitor::track_energy`] the integral $\int_0^t\|F(\theta)\|^2ds$
@@ -231,7 +251,8 @@ impl<S: Scalar, F: VectorField<S>> FlowProblem<'_, S, F> {
     ///   stage equations), [`crate::trajectory::Outcome::StepLimit`] (an adaptive step budget).
     ///   `Err` is for inputs that cannot run, naming the field at fault.
     /// * Number types: `Euler`, `Heun`, `Rk4` run in `f64`, `Mp` and `Q`; `Rk8`, `GaussLegendre` and
-    ///   `Gbs` need `f64` or `Mp` (an error names the missing operation otherwise); `Dopri5`, `Dp5`,
+    ///   `Gbs` need `f64` or `Mp` (an error names the missing operation otherwise); `Taylor` needs
+    ///   `f64` or `Mp` and a [`super::GradientFlow`] (it records the model's gradient); `Dopri5`, `Dp5`,
     ///   `Dp8`, `Tsit5` and `Dop853` run in `f64` only.
     pub fn solve(mut self, integrator: &Integrator) -> Result<Trajectory<S>> {
         self.validate()?;
@@ -269,6 +290,9 @@ impl<S: Scalar, F: VectorField<S>> FlowProblem<'_, S, F> {
             }
             Integrator::Gbs { rtol, atol } => {
                 Extrapolation { rtol: *rtol, atol: *atol }.integrate(field, y0, &mut rec)?
+            }
+            Integrator::Taylor { tol, order, max_step } => {
+                TaylorSeries { tol: tol.clone(), order: *order, max_step: *max_step }.integrate(field, y0, &mut rec)?
             }
         }
         Ok(self.trajectory(integrator, rec))

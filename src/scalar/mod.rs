@@ -93,6 +93,23 @@ pub trait Scalar:
     }
     /// A short name of the number type, for reports.
     fn kind_name(&self) -> String;
+    /// $\log_2|x|$ in `f64`, without overflow or underflow for values outside `f64`'s range
+    /// (`-inf` for zero).
+    fn log2_abs(&self) -> f64 {
+        self.to_f64().abs().log2()
+    }
+    /// Changes the precision of this value to `bits`, rounding it (only [`Mp`] has a per-value
+    /// precision; a no-op otherwise). Used to carry high-order Taylor coefficients in fewer bits.
+    fn set_precision(&mut self, _bits: u32) {}
+    /// `self ← src`, rounded to `self`'s own precision (`clone_from` takes `src`'s precision).
+    fn assign_round(&mut self, src: &Self) {
+        self.clone_from(src);
+    }
+    /// `self ← a·b`, rounded to `self`'s own precision.
+    fn mul_round(&mut self, a: &Self, b: &Self) {
+        self.clone_from(a);
+        *self *= b;
+    }
 
     /// Square root when it exists in the number type: always for `f64` and [`Mp`] (non-negative
     /// arguments), for [`Q`] only for squares of rationals.
@@ -318,6 +335,23 @@ impl Scalar for Mp {
     }
     fn kind_name(&self) -> String {
         format!("mpfr{}", self.prec())
+    }
+    fn set_precision(&mut self, bits: u32) {
+        if self.prec() != bits {
+            self.set_prec(bits);
+        }
+    }
+    fn assign_round(&mut self, src: &Self) {
+        rug::Assign::assign(self, src);
+    }
+    fn mul_round(&mut self, a: &Self, b: &Self) {
+        rug::Assign::assign(self, a * b);
+    }
+    fn log2_abs(&self) -> f64 {
+        match self.to_f64_exp() {
+            (m, _) if m == 0.0 || !m.is_finite() => m.abs().log2(),
+            (m, e) => m.abs().log2() + f64::from(e),
+        }
     }
     fn try_sqrt(&self) -> Option<Self> {
         (self.cmp0() != Some(std::cmp::Ordering::Less)).then(|| Real::sqrt(self))

@@ -28,4 +28,7 @@ impl<S: Scalar> VectorField<S> for GradientFlow<'_, S> {
     fn name(&self) -> String {
         "gradient flow".into()
     }
+    fn gradient_flow_of(&self) -> Option<&Model<S>> {
+        Some(self.model)
+    }
 }

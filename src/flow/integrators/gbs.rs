@@ -14,7 +14,11 @@
 //! the number of digits of the working precision, so at 256 bits steps of order 40 and more are
 //! taken and tolerances of $10^{-66}$ cost a few thousand evaluations on small problems.
 //!
-//! All arithmetic on states is in the working precision; only the step-size heuristics are in `f64`.
+//! All arithmetic on states and error norms is in the working precision; the step-size heuristics
+//! work on $\log_2$ of the error norm, which cannot overflow. Tolerances within the last 8% of the
+//! working precision's digits are refused with the reason, naming the Taylor integrator
+//! ([`log2_min_tolerance`]); a run that cannot reach its tolerance ends with
+//! [`crate::trajectory::Outcome::StepUnderflow`] saying which tolerance it could reach.
 //! The energy integral, when tracked, is extrapolated with the state as one more component.
 
 use super::Integrate;
@@ -100,11 +104,15 @@ impl<S: Scalar> Gbs<S> {
         }
     }
 
-    /// Scaled RMS norm of `T_{j,j} − T_{j,j−1}`, with scale `atol + rtol·max(|y|, |T_{j,j}|)`.
-    fn error(&self, j: usize, y: &Params<S>, e0: &S) -> f64 {
+    /// $\log_2$ of the scaled RMS norm of `T_{j,j} − T_{j,j−1}`, with scale
+    /// `atol + rtol·max(|y|, |T_{j,j}|)`. The sum is accumulated in the working precision and only
+    /// its logarithm leaves it, so that no norm overflows or underflows (`+inf` when an entry with
+    /// zero scale changed, `NaN` for a non-finite state).
+    fn log2_error(&self, j: usize, y: &Params<S>, e0: &S) -> f64 {
         let proto = self.rtol.zero_like();
         let mut sum = proto.clone();
         let mut count = 0usize;
+        let mut infinite = false;
         let (new, old) = (&self.row.y[j], &self.row.y[j - 1]);
         let mut term = |a: &S, b: &S, y0: &S| {
             let (ya, yb) = (a.abs(), y0.abs());
@@ -114,9 +122,7 @@ impl<S: Scalar> Gbs<S> {
             count += 1;
             if sc.is_zero() {
                 // atol = 0 on a zero entry: any change there is an infinite relative error.
-                if !d.is_zero() {
-                    sum += &sc.from_f64_like(f64::MAX);
-                }
+                infinite |= !d.is_zero();
                 return;
             }
             sum += &(d / sc).square();
@@ -129,8 +135,23 @@ impl<S: Scalar> Gbs<S> {
             let b = e0.clone() + self.row.e[j - 1].clone();
             term(&a, &b, e0);
         }
-        (sum.to_f64() / count.max(1) as f64).sqrt()
+        if !sum.is_finite() {
+            return f64::NAN;
+        }
+        if infinite {
+            return f64::INFINITY;
+        }
+        0.5 * (sum.log2_abs() - (count.max(1) as f64).log2())
     }
+}
+
+/// $\log_2$ of the smallest tolerance GBS accepts at `bits` bits: rounding in the Aitken–Neville
+/// table (its coefficients grow with the row) keeps the error estimate of the deepest rows at
+/// several hundred units in the last place, so tolerances within the last 8% of the digits
+/// (measured: 1e-66 converges at 256 bits and 1e-72 does not; 1e-140 at 512 bits and 1e-150 not)
+/// are refused and the Taylor integrator named.
+pub fn log2_min_tolerance(bits: u32) -> f64 {
+    -0.92 * f64::from(bits)
 }
 
 /// Gragg–Bulirsch–Stoer extrapolation with tolerances `rtol`, `atol` (see the module
@@ -160,18 +181,24 @@ fn integrate<S: Scalar, F: VectorField<S>>(
     let eps = epsilon_of(&proto).ok_or_else(|| {
         Error::Unsupported(format!("gbs needs a floating-point number type (f64 or Mp), not {}", proto.kind_name()))
     })?;
-    let eps_f = eps.to_f64();
-    if rtol.max(atol) < 16.0 * eps_f {
+    let bits = proto.precision().unwrap_or(53);
+    let l2eps = eps.log2_abs();
+    let l2min = log2_min_tolerance(bits).max(l2eps + 4.0);
+    let l2tol = rtol.max(atol).log2();
+    if l2tol < l2min {
         return Err(Error::invalid(
             "rtol",
             format!(
-                "tolerances rtol {rtol}, atol {atol} are below 16 units of the working precision \
-                 ({eps_f:e} for {}): raise them or the precision",
-                proto.kind_name()
+                "tolerances rtol {rtol:e}, atol {atol:e} are beyond what extrapolation reaches in {} \
+                 (about 2^{l2min:.0}: rounding in the extrapolation table); use integrator \
+                 {{ kind = \"taylor\", tol = \"{rtol:e}\" }} (it reaches a few units of the working \
+                 precision, 2^{}), or raise the precision",
+                proto.kind_name(),
+                4 - bits as i64
             ),
         ));
     }
-    let digits = -eps_f.log10();
+    let digits = -l2eps * std::f64::consts::LOG10_2;
     // Deepest row: order 2(kmax)+... grows with the digits asked for; 9 rows for f64 as in ODEX.
     let kmax = ((digits / 3.0).ceil() as usize + 4).clamp(8, 48);
     let n: Vec<usize> = (0..=kmax).map(|j| 2 * (j + 1)).collect();
@@ -213,6 +240,8 @@ fn integrate<S: Scalar, F: VectorField<S>>(
     let mut steps = 0usize;
     const MAX_STEPS: usize = 1_000_000;
     let mut hopt = vec![0.0f64; kmax + 1];
+    // Smallest scaled error (log2) among rejected steps, to say what tolerance was reachable.
+    let mut l2best = f64::INFINITY;
     for &target in &targets {
         if target <= tf {
             continue;
@@ -251,24 +280,26 @@ fn integrate<S: Scalar, F: VectorField<S>>(
                 g.extrapolate(j);
                 last_row = j;
                 if j >= 1 {
-                    let err = g.error(j, &y, &e_total);
-                    if !err.is_finite() {
+                    let l2err = g.log2_error(j, &y, &e_total);
+                    if l2err.is_nan() {
                         nonfinite = true;
                         break;
                     }
+                    l2best = l2best.min(l2err);
                     let expo = 1.0 / (2 * j + 1) as f64;
-                    let fac = (0.94 * (0.65 / err).powf(expo)).clamp(0.02, 4.0);
+                    // 0.94·(0.65/err)^(1/(2j+1)) on a log2 scale.
+                    let fac = (0.94 * ((0.65f64.log2() - l2err) * expo).exp2()).clamp(0.02, 4.0);
                     hopt[j] = hf * fac;
-                    if j + 1 >= kc && err <= 1.0 {
+                    if j + 1 >= kc && l2err <= 0.0 {
                         accepted = Some(j);
                         break;
                     }
                     // Convergence monitor: give up early when the error cannot reach the
                     // tolerance by row kc+1 (its expected decrease per row is (n_{j+1}/n_0)^2).
                     if j + 1 >= kc {
-                        let reach: f64 =
-                            ((j + 1)..=top).map(|i| (g.n[i] as f64 / g.n[0] as f64).powi(2)).product::<f64>();
-                        if err > reach {
+                        let l2reach: f64 =
+                            ((j + 1)..=top).map(|i| 2.0 * (g.n[i] as f64 / g.n[0] as f64).log2()).sum::<f64>();
+                        if l2err > l2reach {
                             break;
                         }
                     }
@@ -285,6 +316,7 @@ fn integrate<S: Scalar, F: VectorField<S>>(
                     f0_valid = false;
                     steps += 1;
                     rejects = 0;
+                    l2best = f64::INFINITY;
                     rec.stats.accepted += 1;
                     if !y.is_finite() {
                         rec.stats.rhs_evals = g.evals;
@@ -320,7 +352,14 @@ fn integrate<S: Scalar, F: VectorField<S>>(
                             rec.non_finite(&y, &e_total, steps, &t, tf);
                             return Ok(());
                         }
-                        let reason = format!("gbs: step size underflow after {rejects} rejected steps");
+                        let could = l2tol + l2best.max(0.0);
+                        let reason = format!(
+                            "gbs: step size underflow after {rejects} rejected steps: the best error estimate \
+                             was 2^{l2best:.1} times the tolerance, so this run could reach a tolerance of about \
+                             2^{could:.0} ({:.1e}) here (rounding in the extrapolation table, or a singularity of \
+                             the flow near t = {tf}); loosen the tolerance or use integrator taylor",
+                            could.exp2()
+                        );
                         rec.step_underflow(&y, &e_total, steps, &t, h_prop, reason);
                         return Ok(());
                     }

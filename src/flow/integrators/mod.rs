@@ -12,6 +12,7 @@
 //! | `tsitouras.rs` | Tsitouras 5(4), a pair for the same driver (`tsit5`) |
 //! | `gbs.rs` | Gragg–Bulirsch–Stoer extrapolation with step and order control ([`Extrapolation`]) |
 //! | `ode_solvers.rs` | the `ode_solvers` crate's Dopri5/Dop853, a baseline |
+//! | `taylor.rs` | Taylor's method for gradient flows through the recorded gradient ([`TaylorSeries`]) |
 //!
 //! Step-size control is separate from the method where the method allows it: a [`Stepper`]
 //! advances one step of a given size, and a controller ([`FixedStep`]) chooses the sizes. The
@@ -25,6 +26,7 @@ pub mod gauss_legendre;
 pub mod gbs;
 pub mod ode_solvers;
 pub mod tableau;
+pub mod taylor;
 pub mod tsitouras;
 
 pub use self::embedded::EmbeddedRk;
@@ -33,6 +35,7 @@ pub use self::fixed_step::FixedStep;
 pub use self::gauss_legendre::GaussLegendre;
 pub use self::gbs::Extrapolation;
 pub use self::ode_solvers::DormandPrince;
+pub use self::taylor::TaylorSeries;
 
 use super::record::Recorder;
 use super::VectorField;
