@@ -380,6 +380,8 @@ impl ExperimentSpec {
                         _ => 10.0 * *stages as f64,
                     },
                     IntegratorSpec::Adaptive { .. } => 13.0,
+                    // A step of order p costs about p tape sweeps, each about one gradient.
+                    IntegratorSpec::Taylor { order, .. } => order.unwrap_or(30) as f64,
                 };
                 let per = match f.field {
                     FieldKind::Sam(..) | FieldKind::Usam(..) => 3.0,

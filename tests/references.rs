@@ -210,3 +210,44 @@ fn references_that_cannot_describe_the_run_are_refused_naming_the_key() {
     let e = ExperimentSpec::parse(&saxe, "t").unwrap().run(Some(PrecisionChoice::Exact)).unwrap_err().to_string();
     assert!(e.contains("reference.kind"), "{e}");
 }
+
+/// Taylor's method and Tsit5 from experiment files. The file's horizon is exact (the solver runs
+/// the field scaled by c = t1·speed, here c = 4·(1/2) = 2 with the time constant τ = 2): Taylor's
+/// method scales its order-k coefficients by c^k. At 256 bits with tolerance 2^-250 (about 6e-76
+/// per step, a few hundred steps) the Saxe modes agree to 1e-60, far below anything an unscaled
+/// series could reach (the wrong time scale moves the modes by O(1), the negative control). Tsit5
+/// at rtol = atol = 1e-12 in f64 agrees to 1e-9 (global error ~ steps × tolerance, conditioning
+/// of the logistic modes O(10)).
+#[test]
+fn taylor_and_tsit5_from_files_meet_the_saxe_reference() {
+    let base = example("reference_saxe");
+    let rk4 = "integrator = { kind = \"rk4\", h = \"1/100\" }";
+    let taylor = variant(
+        &variant(
+            &variant(&base, "precision = \"f64\"", "precision = \"mp:256\""),
+            rk4,
+            "integrator = { kind = \"taylor\", tol = \"2^-250\" }",
+        ),
+        "tolerance = 1e-8",
+        "tolerance = 1e-60",
+    );
+    let r = run(&taylor);
+    let v = reference_verdict(&r);
+    assert_eq!(v.status, Status::Holds, "{}", r.table());
+    assert!(r.passed(), "{}", r.table());
+    // Negative control: the same run against the closed form with τ = 1 fails.
+    let wrong = run(&variant(&taylor, "kind = \"saxe_modes\"", "kind = \"saxe_modes\"\ntau = 1"));
+    assert_eq!(reference_verdict(&wrong).status, Status::Fails, "{}", wrong.table());
+
+    let tsit5 = variant(
+        &variant(&base, rk4, "integrator = { kind = \"tsit5\", rtol = 1e-12, atol = 1e-12 }"),
+        "tolerance = 1e-8",
+        "tolerance = 1e-9",
+    );
+    let r = run(&tsit5);
+    assert_eq!(reference_verdict(&r).status, Status::Holds, "{}", r.table());
+    // Exact rationals cannot run either: refused naming the integrator's kind.
+    let exact = variant(&tsit5, "precision = \"f64\"", "precision = \"exact\"");
+    let err = ExperimentSpec::parse(&exact, "t").and_then(|s| s.run(None)).unwrap_err().to_string();
+    assert!(err.contains("integrator") || err.contains("reference"), "{err}");
+}

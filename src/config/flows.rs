@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 use crate::flow::fields::{
     FastSlow, HeavyBallFlow, ModifiedGdFlow, MomentMapFlow, NesterovFlow, RegularizerFlow, SamForm, UsamFlow,
 };
-use crate::flow::{self, GradientFlow, Integrator, SolveOptions, VectorField};
+use crate::flow::integrators::TaylorSeries;
+use crate::flow::{self, GradientFlow, Integrator, SolveOptions, Tolerance, VectorField};
 use crate::invariants::Monitor;
 use crate::model::{Arch, Model};
 use crate::params::Params;
@@ -131,8 +132,11 @@ impl FieldKind {
 pub(crate) enum IntegratorSpec {
     /// euler, heun, rk4, rk8 and gauss_legendre (with its stages), step `h`.
     Fixed { kind: String, stages: usize, h: Q },
-    /// dopri5, dop853, dp5, dp8, gbs with `rtol`, `atol`.
+    /// dopri5, dop853, dp5, dp8, tsit5, gbs with `rtol`, `atol`.
     Adaptive { kind: String, rtol: Q, atol: Q },
+    /// Taylor's method (gradient flows, f64 or MPFR) with an exact tolerance and an optional
+    /// fixed order.
+    Taylor { tol: Tolerance, order: Option<usize> },
 }
 
 impl IntegratorSpec {
@@ -147,7 +151,8 @@ impl IntegratorSpec {
             None => return Err(bad(&field, "missing; expected e.g. { kind = \"rk4\", h = \"1/100\" }")),
         };
         let s = Section::new(&field, t);
-        let kind = s.str_req("kind", "euler, heun, rk4, rk8, gauss_legendre, dopri5, dop853, dp5, dp8 or gbs")?;
+        let kind =
+            s.str_req("kind", "euler, heun, rk4, rk8, gauss_legendre, dopri5, dop853, dp5, dp8, tsit5, gbs or taylor")?;
         let out = match kind {
             "euler" | "heun" | "rk4" | "rk8" | "gauss_legendre" => {
                 let stages = if kind == "gauss_legendre" {
@@ -170,7 +175,17 @@ impl IntegratorSpec {
                 }
                 IntegratorSpec::Fixed { kind: kind.into(), stages, h }
             }
-            "dopri5" | "dop853" | "dp5" | "dp8" | "gbs" => {
+            "taylor" => {
+                let tol = match s.get("tol") {
+                    None => Tolerance::Auto,
+                    Some(toml::Value::String(text)) => Tolerance::parse(text, &s.field("tol"))?,
+                    Some(_) => Tolerance::exact(s.num_req("tol")?, &s.field("tol"))?,
+                };
+                let order = s.usize_opt("order")?;
+                TaylorSeries::validate(order, None).map_err(|e| bad(&s.field("order"), e.to_string()))?;
+                IntegratorSpec::Taylor { tol, order }
+            }
+            "dopri5" | "dop853" | "dp5" | "dp8" | "tsit5" | "gbs" => {
                 let tol = |key: &str| -> Result<Q> {
                     let q = s.num_req(key)?;
                     if q.cmp0() == std::cmp::Ordering::Less {
@@ -191,7 +206,7 @@ impl IntegratorSpec {
                 return Err(bad(
                     &s.field("kind"),
                     format!(
-                    "expected euler, heun, rk4, rk8, gauss_legendre, dopri5, dop853, dp5, dp8 or gbs, got \"{other}\""
+                    "expected euler, heun, rk4, rk8, gauss_legendre, dopri5, dop853, dp5, dp8, tsit5, gbs or taylor, got \"{other}\""
                 ),
                 ))
             }
@@ -203,6 +218,7 @@ impl IntegratorSpec {
     fn kind(&self) -> &str {
         match self {
             IntegratorSpec::Fixed { kind, .. } | IntegratorSpec::Adaptive { kind, .. } => kind,
+            IntegratorSpec::Taylor { .. } => "taylor",
         }
     }
 
@@ -212,7 +228,7 @@ impl IntegratorSpec {
         let ok = match bits {
             None => matches!(k, "euler" | "heun" | "rk4"),
             Some(53) => true,
-            Some(_) => !matches!(k, "dopri5" | "dop853" | "dp5" | "dp8"),
+            Some(_) => !matches!(k, "dopri5" | "dop853" | "dp5" | "dp8" | "tsit5"),
         };
         if ok {
             return Ok(());
@@ -224,7 +240,7 @@ impl IntegratorSpec {
                     "{k} cannot run in exact rationals; the integrators that do are euler, heun and rk4 \
                      (explicit, with a rational step)"
                 ),
-                _ => format!("{k} runs in f64 only; in MPFR use gbs (adaptive), rk8, gauss_legendre or rk4"),
+                _ => format!("{k} runs in f64 only; in MPFR use taylor or gbs (adaptive), rk8, gauss_legendre or rk4"),
             },
         ))
     }
@@ -251,7 +267,7 @@ impl FlowSpec {
                 let n = (self.t1.clone() / h.clone()).ceil();
                 Some(n.numer().to_f64())
             }
-            IntegratorSpec::Adaptive { .. } => None,
+            IntegratorSpec::Adaptive { .. } | IntegratorSpec::Taylor { .. } => None,
         }
     }
 }
@@ -276,6 +292,12 @@ impl<S: Scalar> VectorField<S> for Rescaled<'_, S> {
     }
     fn gradient_calls(&self) -> usize {
         self.inner.gradient_calls()
+    }
+    fn gradient_flow_of(&self) -> Option<&Model<S>> {
+        self.inner.gradient_flow_of()
+    }
+    fn time_scale(&self) -> Option<S> {
+        Some(self.inner.time_scale().map_or_else(|| self.c.clone(), |c| c * self.c.clone()))
     }
 }
 
@@ -333,7 +355,7 @@ impl<S: RunScalar> FlowPlan<S> {
                     solver_saves: steps.into_iter().map(|k| k as f64).collect(),
                 })
             }
-            IntegratorSpec::Adaptive { .. } => {
+            IntegratorSpec::Adaptive { .. } | IntegratorSpec::Taylor { .. } => {
                 let saves = match save {
                     // Adaptive steps are not known in advance: "all" means 100 equally spaced times.
                     SaveSpec::Every(1) => (1..=100).map(|i| i as f64 / 100.0).collect(),
@@ -388,8 +410,12 @@ impl<S: RunScalar> FlowPlan<S> {
                     "dop853" => Integrator::Dop853 { rtol, atol },
                     "dp5" => Integrator::Dp5 { rtol, atol },
                     "dp8" => Integrator::Dp8 { rtol, atol },
+                    "tsit5" => Integrator::Tsit5 { rtol, atol },
                     _ => Integrator::Gbs { rtol, atol },
                 }
+            }
+            IntegratorSpec::Taylor { tol, order } => {
+                Integrator::Taylor { tol: tol.clone(), order: *order, max_step: None }
             }
         }
     }

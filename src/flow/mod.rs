@@ -61,6 +61,12 @@ pub trait VectorField<S: Scalar> {
     fn gradient_flow_of(&self) -> Option<&Model<S>> {
         None
     }
+    /// For a field that is $c$ times the gradient flow of [`VectorField::gradient_flow_of`]
+    /// (a flow run in a rescaled time $\tau = t/c$): that $c$; `None` means 1. Taylor's method
+    /// scales the order-$k$ coefficient of the series by $c^k$.
+    fn time_scale(&self) -> Option<S> {
+        None
+    }
 }
 
 impl<S: Scalar, F: VectorField<S> + ?Sized> VectorField<S> for &mut F {
@@ -78,5 +84,8 @@ impl<S: Scalar, F: VectorField<S> + ?Sized> VectorField<S> for &mut F {
     }
     fn gradient_flow_of(&self) -> Option<&Model<S>> {
         (**self).gradient_flow_of()
+    }
+    fn time_scale(&self) -> Option<S> {
+        (**self).time_scale()
     }
 }

@@ -75,7 +75,8 @@ impl<S: Scalar> Integrate<S> for TaylorSeries {
                 field.name()
             ))
         })?;
-        integrate(self, model, y0, rec)
+        let scale = field.time_scale();
+        integrate(self, model, scale.as_ref(), y0, rec)
     }
 }
 
@@ -164,7 +165,16 @@ fn check_tolerance(tol: &Tolerance, kind: &str, bits: u32) -> Result<f64> {
     Ok(l2tol)
 }
 
-fn integrate<S: Scalar>(set: &TaylorSeries, model: &Model<S>, y0: &Params<S>, rec: &mut Recorder<S>) -> Result<()> {
+/// Integrates $\dot y = -c\,\nabla L(y)$ ($c$ = `scale`, 1 when `None`): the order-$(k+1)$
+/// coefficients are $c/(k+1)$ times the tape's order-$k$ outputs, so each step's series is that
+/// of the gradient flow at the rescaled time.
+fn integrate<S: Scalar>(
+    set: &TaylorSeries,
+    model: &Model<S>,
+    scale: Option<&S>,
+    y0: &Params<S>,
+    rec: &mut Recorder<S>,
+) -> Result<()> {
     let proto = y0.proto();
     let bits = proto.precision().ok_or_else(|| {
         Error::Unsupported(format!(
@@ -218,11 +228,17 @@ fn integrate<S: Scalar>(set: &TaylorSeries, model: &Model<S>, y0: &Params<S>, re
                     for i in 0..nv {
                         tape.output(i, k, stride, &coef, &mut acc);
                         acc /= &neg_k[k];
+                        if let Some(c) = scale {
+                            acc *= c;
+                        }
                         std::mem::swap(&mut coef[i * stride + k + 1], &mut acc);
                     }
                     if rec.energy {
                         tape.output(nv, k, stride, &coef, &mut acc);
                         acc /= &pos_k[k];
+                        if let Some(c) = scale {
+                            acc *= c;
+                        }
                         std::mem::swap(&mut e[k + 1], &mut acc);
                     }
                 }
