@@ -2,23 +2,11 @@
 //! and `sweep`.
 #![cfg(feature = "cli")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn linflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_linflow")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("linflow-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::{linflow, text, tmp};
 
 const BASE: &str = r#"
 [model]
@@ -221,9 +209,17 @@ fn a_depth_one_check_says_nothing_checked_and_exits_1() {
 
 #[test]
 fn a_non_finite_deviation_fails_and_names_where() {
-    // A target of 1e200 in f64: the gradient's square overflows in the law's prediction.
+    // A 1-1-1 network with target 1e200 in f64: the state after one step is finite (1e199), but
+    // the law's prediction squares the gradient and overflows. (With 2x2 blocks the loss after
+    // one step is already NaN, and the run stops as diverged before the law sees the step.)
     let dir = tmp("nan");
-    let o = check_variant(&dir, "huge", "target = [[1, 0], [0, 1]]", "target = [[1e200, 0], [0, 1e200]]", &["--f64"]);
+    let o = check_variant(
+        &dir,
+        "huge",
+        "widths = [2, 3, 2]\n\n[loss]\nkind = \"target\"\ntarget = [[1, 0], [0, 1]]",
+        "widths = [1, 1, 1]\n\n[loss]\nkind = \"target\"\ntarget = [[1e200]]",
+        &["--f64"],
+    );
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("FAILS") && t.contains("not finite") && t.contains("at step"), "{t}");

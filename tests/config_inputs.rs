@@ -7,23 +7,11 @@ use linflow::decimal;
 use linflow::error::Error;
 use linflow::scalar::{Mp, Q};
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn linflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_linflow")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("linflow-inputs-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::{linflow, text, tmp};
 
 const GD: &str = r#"
 [model]

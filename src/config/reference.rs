@@ -171,22 +171,7 @@ struct Gap<S> {
 
 impl<S: Real> Gap<S> {
     fn new(quantity: &str, law: &str) -> Self {
-        let report = LawReport {
-            quantity: quantity.into(),
-            law: law.into(),
-            worst_abs: 0.0,
-            worst_abs_text: String::new(),
-            worst_rel: 0.0,
-            scale: 1.0,
-            at_step: 0,
-            at_time: 0.0,
-            exact_zero: false,
-            checks: 0,
-            items: 0,
-            non_finite: None,
-            series: Vec::new(),
-            series_text: Vec::new(),
-        };
+        let report = LawReport::unchecked(quantity, law);
         Gap { report, worst: None, all_zero: true }
     }
 

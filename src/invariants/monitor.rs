@@ -71,6 +71,26 @@ pub struct LawReport {
 }
 
 impl LawReport {
+    /// The report of a law on `quantity` before any check: nothing compared yet.
+    pub fn unchecked(quantity: impl Into<String>, law: impl Into<String>) -> Self {
+        LawReport {
+            quantity: quantity.into(),
+            law: law.into(),
+            worst_abs: 0.0,
+            worst_abs_text: String::new(),
+            worst_rel: 0.0,
+            scale: 1.0,
+            at_step: 0,
+            at_time: 0.0,
+            exact_zero: false,
+            checks: 0,
+            items: 0,
+            non_finite: None,
+            series: Vec::new(),
+            series_text: Vec::new(),
+        }
+    }
+
     /// Whether anything was compared.
     pub fn checked(&self) -> bool {
         self.checks > 0
@@ -87,22 +107,7 @@ impl<S: Scalar> Tracked<S> {
             initial: Vec::new(),
             previous: Vec::new(),
             worst: None,
-            report: LawReport {
-                quantity: name,
-                law: law.name(),
-                worst_abs: 0.0,
-                worst_abs_text: String::new(),
-                worst_rel: 0.0,
-                scale: 1.0,
-                at_step: 0,
-                at_time: 0.0,
-                exact_zero: false,
-                checks: 0,
-                items: 0,
-                non_finite: None,
-                series: Vec::new(),
-                series_text: Vec::new(),
-            },
+            report: LawReport::unchecked(name, law.name()),
         }
     }
 
