@@ -11,29 +11,7 @@ use std::path::Path;
 use std::process::Output;
 
 mod common;
-use common::{linflow, text, tmp};
-
-const GD: &str = r#"
-[model]
-arch = "deep_linear"
-widths = [2, 3, 2]
-
-[loss]
-kind = "target"
-target = [[1, 0], [0, 1]]
-
-[init]
-kind = "gaussian"
-scale = 0.5
-seed = 1
-
-[method]
-kind = "gd"
-eta = "1/10"
-
-[run]
-steps = 5
-"#;
+use common::{linflow, text, tmp, GD_FILE as GD};
 
 const FLOW: &str = r#"
 [model]

@@ -22,3 +22,27 @@ pub fn tmp(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// A small GD experiment file (a 2-3-2 network on the identity target, η = 1/10, 5 steps) that
+/// tests vary one line at a time.
+pub const GD_FILE: &str = r#"
+[model]
+arch = "deep_linear"
+widths = [2, 3, 2]
+
+[loss]
+kind = "target"
+target = [[1, 0], [0, 1]]
+
+[init]
+kind = "gaussian"
+scale = 0.5
+seed = 1
+
+[method]
+kind = "gd"
+eta = "1/10"
+
+[run]
+steps = 5
+"#;
