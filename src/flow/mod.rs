@@ -10,6 +10,7 @@
 //! | `integrators/` | one integrator per file behind [`integrators::Integrate`] |
 //! | `fields/` | the vector fields, one concept per file |
 //! | `tape.rs` | the one gradient recorded as a tape, evaluated on truncated power series (Taylor's method) |
+//! | `fixed_series.rs` | the same tape swept on fixed-point integers (Taylor's method in `Mp`: one rounding per Cauchy sum) |
 //! | `tolerance.rs` | exact tolerances (`"2^-1000"`, `"1e-300"`, `"auto"`) converted to the run's number type |
 //!
 //! Integrators: fixed-step explicit Runge–Kutta (Euler, Heun, RK4, Cooper–Verner RK8), implicit
@@ -19,6 +20,7 @@
 //! precision of `Mp`.
 
 pub mod fields;
+pub mod fixed_series;
 pub mod integrators;
 pub mod problem;
 pub mod record;
