@@ -67,13 +67,15 @@ pub mod prelude {
     pub use crate::flow::{solve, FlowProblem, GradientFlow, Integrator, SolveOptions, VectorField};
     pub use crate::init;
     pub use crate::invariants::{
-        Balancedness, DiagonalBalance, FactorBalance, FactorGram, Law, LossValue, MomentMap, Monitor, Quantity,
+        Balancedness, DiagonalBalance, FactorBalance, FactorGram, Law, LawReport, LossValue, MomentMap, Monitor,
+        Quantity,
     };
     pub use crate::mat::Mat;
     pub use crate::model::{Arch, Loss, Model};
     pub use crate::optim::{BarKind, Method, Optimizer};
     pub use crate::params::Params;
+    pub use crate::report::{Figure, Series, Style};
     pub use crate::run::{run, RunOptions};
-    pub use crate::scalar::{Mp, Precision, Real, Scalar, Q};
+    pub use crate::scalar::{Mp, Real, Scalar, Q};
     pub use crate::trajectory::{Outcome, Save, Stats, Trajectory};
 }

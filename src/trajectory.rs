@@ -143,6 +143,20 @@ impl Save {
     }
 }
 
+impl Save {
+    /// `count` equally spaced times $t_1 k/\mathrm{count}$, $k = 1, \dots, \mathrm{count}$: a grid
+    /// on which a flow and a discrete run with step $t_1/\mathrm{count}$ (or a divisor of it) save
+    /// the same times.
+    ///
+    /// ```
+    /// use linflow::trajectory::Save;
+    /// assert_eq!(Save::grid(2.0, 4), Save::Times { times: vec![0.5, 1.0, 1.5, 2.0] });
+    /// ```
+    pub fn grid(t1: f64, count: usize) -> Save {
+        Save::Times { times: (1..=count).map(|k| t1 * k as f64 / count as f64).collect() }
+    }
+}
+
 /// A saved run: times, states, loss, invariant reports, gradient calls and the outcome.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Trajectory<S> {

@@ -6,6 +6,7 @@
 use linflow::flow::fields::{EndToEndFlow, HeavyBallFlow, Hvp, ModifiedGdFlow, SamFlow, SamForm, UsamFlow};
 use linflow::linalg::psd_power;
 use linflow::prelude::*;
+use linflow::scalar::Precision;
 
 /// A 2-3-2 network on a regression loss with weight decay (all rational-exact after casting).
 fn small_model() -> (Model<f64>, Params<f64>) {

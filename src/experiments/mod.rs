@@ -3,11 +3,11 @@
 //! `linflow reproduce NAME --out DIR` runs one and writes `DIR/NAME/summary.json`; notebooks
 //! and tests call the same functions.
 
+pub mod balancedness_drift;
 mod closed_forms;
 pub mod connectivity;
 pub mod conservation_laws;
 mod continuous;
-pub mod demo;
 pub mod dmf_completion;
 pub mod dmf_dynamics;
 mod fibres;
@@ -144,7 +144,7 @@ pub fn all() -> Vec<Experiment> {
     v.extend(fibres::experiments());
     v.extend(closed_forms::experiments());
     v.extend(sam_momentum::experiments());
-    v.extend(demo::experiments());
+    v.extend(balancedness_drift::experiments());
     v.extend(dmf_completion::experiments());
     v.extend(dmf_dynamics::experiments());
     v.extend(conservation_laws::experiments());

@@ -3,6 +3,7 @@
 pub mod figure;
 #[cfg(feature = "plot")]
 mod render;
+mod series;
 
 pub use figure::{Figure, Panels, Series, Style};
 
