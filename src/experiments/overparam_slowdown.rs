@@ -25,8 +25,8 @@
 //! $\alpha$. Steps: $\eta = 0.05$ (population Hessian norm $\le 4\lambda_{\max}(M^\ast)+O(\alpha^2) < 6$,
 //! so $\eta\lambda_{\max} < 0.3$).
 
-use super::orders_discrete::log_log_slope;
 use super::{Check, Ctx, Experiment, Summary};
+use crate::compare::{linear_slope as slope, log_log_slope};
 use crate::data;
 use crate::error::Result;
 use crate::init;
@@ -119,15 +119,6 @@ fn run_curve(
 
 fn window(c: &Curve, lo: f64, hi: f64) -> Vec<(f64, f64)> {
     c.points.iter().copied().filter(|&(t, _)| t >= lo && t <= hi).collect()
-}
-
-/// Least-squares slope of `y` against `x`.
-fn slope(points: &[(f64, f64)]) -> f64 {
-    let n = points.len() as f64;
-    let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    sxy / sxx
 }
 
 fn asym_run(model: &Model<f64>, q: &nalgebra::DMatrix<f64>, alpha: f64, steps: usize) -> Result<AsymRun> {
