@@ -4,8 +4,8 @@
 //! higher-precision runs; the tests named by concept (tests/closed_forms.rs, tests/fibres.rs, …)
 //! compare the measurements with independent truths directly.
 //!
-//! No experiment is left out: all of them together take about a minute in quick mode (the
-//! slowest, `connectivity` and `overparam-slowdown`, ~15 s each in the test profile).
+//! No experiment is left out: `linflow reproduce all --quick` takes 62 s of CPU (debug binary,
+//! 78 s wall on 2 shared cores), and this test about 170 s wall when other builds share the cores.
 
 use linflow::experiments::{self, Check, Summary};
 use std::fmt::Write as _;

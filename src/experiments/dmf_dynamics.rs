@@ -18,7 +18,7 @@
 //! spacings $dt$ and $2dt$: their error relative to the largest $|\dot\sigma_r|$ on the flow, and
 //! the order at which it vanishes (4 for that stencil).
 
-use super::{Check, Ctx, Experiment, Summary};
+use super::{Check, Experiment, Recipe};
 use crate::closed_form::balancing::push_forward;
 use crate::closed_form::end_to_end::singular_value_rates;
 use crate::closed_form::lindsey_menon::{balanced_point, singular_values as mp_singular_values, thin_svd};
@@ -529,7 +529,8 @@ pub fn figures(m: &Measured) -> Vec<Figure> {
     figs
 }
 
-fn notes(m: &Measured) -> Vec<String> {
+/// Remarks on a measurement: the measured values worth reading.
+pub fn notes(m: &Measured) -> Vec<String> {
     let mut n = Vec::new();
     for t in &m.gd {
         n.push(format!(
@@ -565,26 +566,22 @@ fn notes(m: &Measured) -> Vec<String> {
     n
 }
 
-fn run(ctx: &Ctx) -> Result<Summary> {
-    let m = measure(ctx.quick)?;
-    let mut s = Summary::new(
-        "dmf-dynamics",
+const RECIPE: Recipe<Measured> = Recipe {
+    name: "dmf-dynamics",
+    description:
         "deep matrix factorization dynamics: singular values emerge one at a time, more sharply with depth; the \
          singular-value dynamics theorem at 256 bits",
-    );
-    for c in checks(&m) {
-        s.check(c);
-    }
-    s.notes = notes(&m);
-    ctx.save_figures(&figures(&m), &mut s)?;
-    Ok(s)
-}
+    measure,
+    checks,
+    figures,
+    notes,
+};
 
 /// The experiment's registry entry.
 pub fn experiments() -> Vec<Experiment> {
     vec![Experiment {
-        name: "dmf-dynamics",
+        name: RECIPE.name,
         about: "deep matrix factorization: singular values over time for depths 1-4; sigma-dot theorem at 256 bits",
-        run,
+        run: |ctx| RECIPE.run(ctx),
     }]
 }

@@ -25,7 +25,7 @@
 //! $\alpha$. Steps: $\eta = 0.05$ (population Hessian norm $\le 4\lambda_{\max}(M^\ast)+O(\alpha^2) < 6$,
 //! so $\eta\lambda_{\max} < 0.3$).
 
-use super::{Check, Ctx, Experiment, Summary};
+use super::{Check, Experiment, Recipe};
 use crate::compare::{linear_slope as slope, log_log_slope};
 use crate::data;
 use crate::error::Result;
@@ -315,23 +315,16 @@ pub fn figures(m: &Measured) -> Vec<Figure> {
     vec![sym, asym]
 }
 
-fn run_it(ctx: &Ctx) -> Result<Summary> {
-    let m = measure(ctx.quick)?;
-    let mut s = Summary::new(
-        "overparam-slowdown",
-        "Xiong-Ding-Du (ICLR 2024): symmetric over-parameterized matrix sensing converges like T^-2; the asymmetric \
-         FG^T converges linearly at a rate set by the conserved imbalance",
-    );
-    for c in checks(&m) {
-        s.check(c);
-    }
-    s.notes.push(format!(
+/// Remarks on a measurement: measured values worth reading, where a claim does not apply.
+pub fn notes(m: &Measured) -> Vec<String> {
+    let mut v = Vec::new();
+    v.push(format!(
         "n = {N}, r = {R}, k = {K}, eta = {ETA}; window t in [{}, {}]; log-log slopes: population {:.4}, sensing {:.4}, \
          k = r {:.2}; L^(-1/2) slope {:.4} (predicted {:.4})",
         m.window.0, m.window.1, m.slopes.0, m.slopes.1, m.slopes.2, m.inv_sqrt_slope.0, m.inv_sqrt_slope.1
     ));
     for (tag, runs) in [("sensing", &m.asym), ("population", &m.asym_population)] {
-        s.notes.push(format!(
+        v.push(format!(
             "FG^T {tag}: {}",
             runs.iter()
                 .map(|a| format!(
@@ -346,20 +339,30 @@ fn run_it(ctx: &Ctx) -> Result<Summary> {
                 .join("; ")
         ));
     }
-    s.notes.push(
+    v.push(
         "Sizes and init scales are chosen here (the paper's exact experimental matrices were not available); the \
          claims checked are the paper's rates."
             .into(),
     );
-    ctx.save_figures(&figures(&m), &mut s)?;
-    Ok(s)
+    v
 }
+
+const RECIPE: Recipe<Measured> = Recipe {
+    name: "overparam-slowdown",
+    description:
+        "Xiong-Ding-Du (ICLR 2024): symmetric over-parameterized matrix sensing converges like T^-2; the asymmetric \
+         FG^T converges linearly at a rate set by the conserved imbalance",
+    measure,
+    checks,
+    figures,
+    notes,
+};
 
 pub(super) fn experiments() -> Vec<Experiment> {
     vec![Experiment {
-        name: "overparam-slowdown",
+        name: RECIPE.name,
         about: "symmetric over-parameterized sensing: loss ~ T^-2; asymmetric FG^T: linear, rate = imbalance \
                 (Xiong-Ding-Du 2024)",
-        run: run_it,
+        run: |ctx| RECIPE.run(ctx),
     }]
 }

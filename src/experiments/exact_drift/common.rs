@@ -1,8 +1,8 @@
 //! What the exact-drift experiments share: random rational cases, runs of one case in a number
-//! type, and the family of checks (zero error in `Q`, rounding in MPFR and `f64`).
+//! type, and one family of checks (zero error in `Q`, a negative control, rounding in MPFR and `f64`).
 
 use crate::error::Result;
-use crate::experiments::{Check, Ctx, Summary};
+use crate::experiments::Check;
 use crate::invariants::{Law, Monitor, Quantity};
 use crate::mat::Mat;
 use crate::model::Model;
@@ -79,20 +79,46 @@ impl<S: Scalar> Quantity<S> for LossValueProbe {
     }
 }
 
-/// Zero-tolerance checks over `cases` in rationals, the negative control, and the same law in
-/// MPFR and f64 (first case, `long` steps), with a figure of the per-step deviation.
+/// $(t, \text{value})$ points.
+pub type Curve = Vec<(f64, f64)>;
+
+/// What one family's runs measured: the rational cases, the negative control, and the same law in
+/// MPFR and `f64` along a longer run of one case.
+#[derive(Clone, Debug)]
+pub struct Family {
+    /// Check-name prefix (`gd`, `diagonal`, `usam`).
+    pub tag: &'static str,
+    /// Random rational cases run.
+    pub cases: usize,
+    /// Steps of each rational run.
+    pub steps: usize,
+    /// Cases whose deviation was not exactly zero (or whose run stopped early).
+    pub nonzero: usize,
+    /// Cases in which the deliberately wrong law was rejected.
+    pub detected: usize,
+    /// Steps of the `f64`/MPFR runs.
+    pub long: usize,
+    /// Their step size, as an exact rational in text.
+    pub eta: String,
+    /// Worst relative deviation in `f64`, and its series.
+    pub f64_run: (f64, Vec<(f64, f64)>),
+    /// Per precision (128 and 256 bits): worst relative deviation and series.
+    pub mpfr: Vec<(u32, f64, Curve)>,
+}
+
+/// Runs the family: the law in rationals over `cases` (3 steps each) and a wrong law as the
+/// negative control, then the law in MPFR and `f64` on the representative case.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn exact_family<Qt>(
-    ctx: &Ctx,
-    s: &mut Summary,
-    tag: &str,
+    quick: bool,
+    tag: &'static str,
     cases: &[Case],
     quantity: fn() -> Qt,
     law_q: LawFor<Q>,
     wrong_q: LawFor<Q>,
     law_mp: LawFor<Mp>,
     law_f: LawFor<f64>,
-) -> Result<Figure>
+) -> Result<Family>
 where
     Qt: Quantity<Q> + Quantity<Mp> + Quantity<f64> + 'static,
 {
@@ -108,62 +134,98 @@ where
             detected += 1;
         }
     }
-    s.check(Check::at_most(
-        format!("{tag}-exact-in-rationals"),
-        format!(
-            "the identity holds with zero error in exact rational arithmetic in every one of {} random cases \
-             ({steps} steps each, no run stopped early); observed = number of cases with a nonzero deviation",
-            cases.len()
+    let long = if quick { 40 } else { 200 };
+    let case = tame(representative(cases, &quantity()), long)?;
+    let (f, _) = run_case(&case, &0.0f64, long, quantity(), law_f)?;
+    let mut mpfr = Vec::new();
+    for bits in [128u32, 256] {
+        let (r, _) = run_case(&case, &Mp::new(bits), long, quantity(), law_mp)?;
+        mpfr.push((bits, r.worst_rel, r.series.clone()));
+    }
+    Ok(Family {
+        tag,
+        cases: cases.len(),
+        steps,
+        nonzero,
+        detected,
+        long,
+        eta: case.eta.to_string(),
+        f64_run: (f.worst_rel, f.series.clone()),
+        mpfr,
+    })
+}
+
+/// Zero error in every rational case, the negative control, and the rounding floors.
+pub(super) fn family_checks(m: &Family) -> Vec<Check> {
+    let (tag, steps) = (m.tag, m.steps);
+    let mut v = vec![
+        Check::at_most(
+            format!("{tag}-exact-in-rationals"),
+            format!(
+                "the identity holds with zero error in exact rational arithmetic in every one of {} random cases \
+                 ({steps} steps each, no run stopped early); observed = number of cases with a nonzero deviation",
+                m.cases
+            ),
+            m.nonzero as f64,
+            0.0,
         ),
-        nonzero as f64,
-        0.0,
-    ));
-    s.check(Check::at_least(
-        format!("{tag}-negative-control"),
-        "a deliberately wrong variant of the formula is rejected (nonzero deviation) in at least 90% of the cases; \
-         observed = fraction rejected (a case can pass by accident only when the wrong term vanishes there)",
-        detected as f64 / cases.len() as f64,
-        0.9,
-    ));
-    let long = if ctx.quick { 40 } else { 200 };
+        Check::at_least(
+            format!("{tag}-negative-control"),
+            "a deliberately wrong variant of the formula is rejected (nonzero deviation) in at least 90% of the cases; \
+             observed = fraction rejected (a case can pass by accident only when the wrong term vanishes there)",
+            m.detected as f64 / m.cases as f64,
+            0.9,
+        ),
+        Check::at_most(
+            format!("{tag}-f64-rounding"),
+            "in f64 the deviation is rounding error: a few hundred operations of relative error 1.1e-16 on O(1) \
+             values, so 1e-12 leaves a wide margin",
+            m.f64_run.0,
+            1e-12,
+        ),
+    ];
+    for (bits, worst, _) in &m.mpfr {
+        v.push(Check::at_most(
+            format!("{tag}-mpfr{bits}-rounding"),
+            format!("at {bits} bits the deviation is rounding error, below 2^(20-{bits}) (2^20 margin for the operations per step)"),
+            *worst,
+            2f64.powi(20 - *bits as i32),
+        ));
+    }
+    v
+}
+
+/// The long runs' step, and what the figure shows.
+pub(super) fn family_notes(m: &Family) -> Vec<String> {
+    let tag = m.tag;
+    vec![
+        format!("{tag}: the f64/MPFR runs take {} steps of eta = {}", m.long, m.eta),
+        format!(
+            "{tag}: rational arithmetic gives exactly zero deviation (not drawn on the log axis); f64 and MPFR show \
+             their rounding floors"
+        ),
+    ]
+}
+
+/// The per-step deviation in `f64` and MPFR.
+pub(super) fn family_figure(m: &Family) -> Figure {
     let mut fig = Figure::new(
-        format!("{tag}_deviation"),
+        format!("{}_deviation", m.tag),
         "Deviation from the exact per-step law",
         "time t = kη",
         "|observed − predicted| / scale",
     )
-    .log_y();
-    let case = tame(representative(cases, &quantity()), long)?;
-    s.notes.push(format!("{tag}: the f64/MPFR runs take {long} steps of eta = {}", case.eta));
-    let (f, _) = run_case(&case, &0.0f64, long, quantity(), law_f)?;
-    s.check(Check::at_most(
-        format!("{tag}-f64-rounding"),
-        "in f64 the deviation is rounding error: a few hundred operations of relative error 1.1e-16 on O(1) \
-         values, so 1e-12 leaves a wide margin",
-        f.worst_rel,
-        1e-12,
-    ));
-    fig = fig.with(Series::points("f64", f.series.clone()));
-    for bits in [128u32, 256] {
-        let (r, _) = run_case(&case, &Mp::new(bits), long, quantity(), law_mp)?;
-        let tol = 2f64.powi(20 - bits as i32);
-        s.check(Check::at_most(
-            format!("{tag}-mpfr{bits}-rounding"),
-            format!("at {bits} bits the deviation is rounding error, below 2^(20-{bits}) (2^20 margin for the operations per step)"),
-            r.worst_rel,
-            tol,
-        ));
-        fig = fig.with(Series::points(format!("MPFR {bits} bits"), r.series.clone()));
+    .log_y()
+    .with(Series::points("f64", m.f64_run.1.clone()));
+    for (bits, _, series) in &m.mpfr {
+        fig = fig.with(Series::points(format!("MPFR {bits} bits"), series.clone()));
     }
-    s.notes.push(format!(
-        "{tag}: rational arithmetic gives exactly zero deviation (not drawn on the log axis); f64 and MPFR show \
-         their rounding floors"
-    ));
-    Ok(fig)
+    fig
 }
 
-pub(super) fn n_cases(ctx: &Ctx) -> usize {
-    if ctx.quick {
+/// Random cases per family: 12 in quick mode, 60 otherwise.
+pub(super) fn n_cases(quick: bool) -> usize {
+    if quick {
         12
     } else {
         60

@@ -2,11 +2,13 @@
 //! $C_j \mapsto (1-\eta\lambda)^2 C_j + \eta^2(G_{j+1}^\top G_{j+1} - G_jG_j^\top)$: zero error in exact rationals,
 //! rounding error in MPFR and `f64`.
 
-use super::common::{exact_family, n_cases, Case};
+use super::common::{exact_family, family_checks, family_figure, family_notes, n_cases, Case, Family};
 use crate::error::Result;
-use crate::experiments::{Ctx, Experiment, Summary};
+use crate::experiments::Check;
+use crate::experiments::{Experiment, Recipe};
 use crate::invariants::{Balancedness, Law};
 use crate::optim::Method;
+use crate::report::Figure;
 use crate::scalar::Q;
 use crate::testing::strategies::{self as st, LossKind};
 use crate::testing::{draw, Problem};
@@ -27,16 +29,18 @@ fn deep_cases(n: usize) -> Vec<Case> {
         .collect()
 }
 
-fn gd_drift_exact(ctx: &Ctx) -> Result<Summary> {
-    let mut s = Summary::new(
-        "gd-drift-exact",
-        "Gradient descent and SGD with weight decay on deep linear networks of random depth (2-4) and widths (1-3): \
-         C_j(k+1) = (1 - eta*lambda)^2 C_j(k) + eta^2 (A_{j+1}^T A_{j+1} - A_j A_j^T), A_j = dE/dW_j.",
-    );
-    let cases = deep_cases(n_cases(ctx));
-    let fig = exact_family(
-        ctx,
-        &mut s,
+/// What `gd-drift-exact` measures.
+#[derive(Clone, Debug)]
+pub struct Measured {
+    /// The identity in rationals, its negative control, and the rounding floors.
+    pub family: Family,
+}
+
+/// Random deep linear networks (depth 2–4, widths 1–3, weight decay), half of them SGD.
+pub fn measure(quick: bool) -> Result<Measured> {
+    let cases = deep_cases(n_cases(quick));
+    let family = exact_family(
+        quick,
         "gd",
         &cases,
         || Balancedness,
@@ -46,15 +50,40 @@ fn gd_drift_exact(ctx: &Ctx) -> Result<Summary> {
         |e, _| Law::gd_balancedness(e.clone()),
         |e, _| Law::gd_balancedness(*e),
     )?;
-    ctx.save_figure(&fig, &mut s)?;
-    Ok(s)
+    Ok(Measured { family })
 }
+
+/// Zero error in rationals, the negative control, rounding floors.
+pub fn checks(m: &Measured) -> Vec<Check> {
+    family_checks(&m.family)
+}
+
+/// The long runs' step.
+pub fn notes(m: &Measured) -> Vec<String> {
+    family_notes(&m.family)
+}
+
+/// The per-step deviation in `f64` and MPFR.
+pub fn figures(m: &Measured) -> Vec<Figure> {
+    vec![family_figure(&m.family)]
+}
+
+const RECIPE: Recipe<Measured> = Recipe {
+    name: "gd-drift-exact",
+    description:
+        "Gradient descent and SGD with weight decay on deep linear networks of random depth (2-4) and widths (1-3): \
+         C_j(k+1) = (1 - eta*lambda)^2 C_j(k) + eta^2 (A_{j+1}^T A_{j+1} - A_j A_j^T), A_j = dE/dW_j.",
+    measure,
+    checks,
+    figures,
+    notes,
+};
 
 /// The `gd-drift-exact` experiment.
 pub fn experiment() -> Experiment {
     Experiment {
-        name: "gd-drift-exact",
+        name: RECIPE.name,
         about: "GD/SGD with weight decay move balancedness by exactly (1-eta*lambda)^2 C + eta^2(...), zero error in Q",
-        run: gd_drift_exact,
+        run: |ctx| RECIPE.run(ctx),
     }
 }

@@ -3,7 +3,7 @@
 //! in MPFR and `f64`, where the deviation is the rounding error of the precision. The random cases
 //! are drawn, from fixed seeds, with the strategies of [`crate::testing::strategies`].
 
-mod common;
+pub mod common;
 pub mod diagonal_drift_exact;
 pub mod gd_drift_exact;
 pub mod sam_drift_exact;

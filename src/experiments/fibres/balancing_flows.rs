@@ -33,6 +33,9 @@ fn fibre_model(widths: &[usize], x: &Mat<f64>) -> Result<Model<f64>> {
     Model::new(Arch::deep_linear(widths)?, Loss::target(x.clone()))
 }
 
+/// $(t, \text{value})$ points.
+pub type Curve = Vec<(f64, f64)>;
+
 /// Flow (a) on one fibre, and flow (b) on the square one.
 #[derive(Clone, Debug)]
 pub struct FibreRun {
@@ -48,7 +51,7 @@ pub struct FibreRun {
     pub mu_curve: Vec<(f64, f64)>,
     /// Flow (b) from the same start (square fibre only): worst relative product drift, largest
     /// increase of $|\mu|^2$ between saves, and $(t, \max|\mu(t)|)$.
-    pub flow_b: Option<(f64, f64, Vec<(f64, f64)>)>,
+    pub flow_b: Option<(f64, f64, Curve)>,
 }
 
 /// A scalar flow against its closed form.

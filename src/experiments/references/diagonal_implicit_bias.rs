@@ -77,6 +77,9 @@ pub fn diagonal_gd_potential_256(steps: usize) -> Result<(f64, f64, f64)> {
     gd_potential_gap(&model, &x.cast(&proto), &p0, &proto.ratio_like(1, 5), steps)
 }
 
+/// $(t, \text{value})$ points.
+pub type Curve = Vec<(f64, f64)>;
+
 /// Orthogonal design: one architecture and scale against the closed-form coordinate flow.
 #[derive(Clone, Debug)]
 pub struct OrthoCase {
@@ -115,7 +118,7 @@ pub struct Measured {
     /// (1) Orthogonal design, both architectures, $\alpha \in \{0.01, 0.1, 1\}$.
     pub ortho: Vec<OrthoCase>,
     /// Coordinates $\beta_i$ of the `sq`, $\alpha = 0.1$ run: ($i$, $\beta^*_i$, flow, closed form).
-    pub ortho_curves: Vec<(usize, f64, Vec<(f64, f64)>, Vec<(f64, f64)>)>,
+    pub ortho_curves: Vec<(usize, f64, Curve, Curve)>,
     /// (2) Gradient flow against the argmin, per $\alpha$.
     pub potential: Vec<PotentialCase>,
     /// (3) The least-$\ell_1$ certificate: the largest $|(X\nu)_i|$ off the support.
