@@ -68,7 +68,7 @@ fn maxima_propagate_nan_where_fold_max_skips_it() {
     let b = Mat::from_vec(2, 2, vec![1.0, 2.5, 3.0, 3.0]);
     let c = Mat::from_vec(1, 2, vec![0.0, -2.0]);
     assert_eq!(max_abs_diff_mats(&[a.clone(), c.clone()], &[b.clone(), c.clone()]), 1.0);
-    assert!(max_abs_diff_mats(&[a.clone()], &[c.clone()]).is_nan(), "shapes differ");
+    assert!(max_abs_diff_mats(std::slice::from_ref(&a), std::slice::from_ref(&c)).is_nan(), "shapes differ");
     assert!(max_abs_diff_mats(&[a.clone(), c], std::slice::from_ref(&b)).is_nan(), "lists differ");
     let mut nan = b.clone();
     *nan.get_mut(1, 1) = f64::NAN;
