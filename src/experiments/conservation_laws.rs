@@ -9,6 +9,7 @@
 //! polynomial laws of low degree looks for the extra ones.
 
 use super::{Check, Experiment, Recipe};
+use crate::compare::nan_max;
 use crate::conservation::maps::{balancedness, generators, parameter_count, variable_names};
 use crate::conservation::search::{conserved_forms, monomial_count};
 use crate::conservation::{count_laws, lie::gradient_rank_at, random_point, CountOptions, LawCount};
@@ -230,7 +231,7 @@ pub fn checks(m: &Measured) -> Vec<Check> {
     let disagree =
         all.iter().filter(|r| r.count.dimension_at_points.iter().any(|&x| x != r.count.lie_dimension)).count();
     let unverified = m.extra.iter().filter(|e| !e.verified).count();
-    let bound = all.iter().map(|r| r.count.failure_bound_per_point).fold(0.0, f64::max);
+    let bound = nan_max(all.iter().map(|r| r.count.failure_bound_per_point));
     vec![
         Check::at_most(
             "random-linear-laws-are-balancedness",

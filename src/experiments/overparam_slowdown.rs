@@ -26,7 +26,7 @@
 //! so $\eta\lambda_{\max} < 0.3$).
 
 use super::{Check, Experiment, Recipe};
-use crate::compare::{linear_slope as slope, log_log_slope};
+use crate::compare::{linear_slope as slope, log_log_slope, nan_max, nan_min};
 use crate::data;
 use crate::error::Result;
 use crate::init;
@@ -141,8 +141,8 @@ fn asym_run(model: &Model<f64>, q: &nalgebra::DMatrix<f64>, alpha: f64, steps: u
     let (fp, gp) = (perp(&last.blocks[0]), perp(&last.blocks[1]));
     let d_perp = fp.transpose() * &fp - gp.transpose() * &gp;
     let eig = d_perp.symmetric_eigen().eigenvalues;
-    let top = eig.iter().map(|e| e.abs()).fold(0.0, f64::max);
-    let predicted = 2.0 * eig.iter().map(|e| e.abs()).filter(|&e| e > 1e-3 * top).fold(f64::INFINITY, f64::min);
+    let top = nan_max(eig.iter().map(|e| e.abs()));
+    let predicted = 2.0 * nan_min(eig.iter().map(|e| e.abs()).filter(|&e| e > 1e-3 * top));
     let d = |p: &Params<f64>| p.blocks[0].gram_t().sub(&p.blocks[1].gram_t());
     let (d0, d1) = (d(&p0), d(last));
     let gram_drift = d1.sub(&d0).norm_sq().sqrt() / d0.norm_sq().sqrt();
