@@ -30,6 +30,7 @@
 
 pub mod bench;
 pub mod closed_form;
+pub mod compare;
 pub mod completion;
 pub mod config;
 pub mod conservation;

@@ -1,6 +1,7 @@
 //! The allocation-free embedded Runge–Kutta driver (Dormand–Prince 5(4), Tsitouras 5(4),
 //! Prince–Dormand 8(7)): order conditions of its tableaux, order of accuracy against closed forms, evaluation counts, blow-up handling, and zero allocations per step.
 
+use linflow::compare::linear_slope;
 use linflow::flow::embedded::{Control, Embedded, EmbeddedPair, Stop};
 use linflow::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -134,11 +135,7 @@ fn global_error_follows_tolerance_and_order() {
             assert!(err <= 100.0 * tol, "{} tol {tol}: error {err}", pair.name);
             pts.push(((s.stats.accepted as f64).ln(), err.ln()));
         }
-        let (n, sx, sy) =
-            (pts.len() as f64, pts.iter().map(|p| p.0).sum::<f64>(), pts.iter().map(|p| p.1).sum::<f64>());
-        let sxx = pts.iter().map(|p| p.0 * p.0).sum::<f64>();
-        let sxy = pts.iter().map(|p| p.0 * p.1).sum::<f64>();
-        let slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+        let slope = linear_slope(&pts);
         println!("{}: slope {slope}", pair.name);
         assert!(slope <= -(p - 1.0) && slope >= -(p + 2.0), "{}: slope {slope}, order {p}", pair.name);
     }

@@ -1,7 +1,7 @@
 //! Fibres of the product map: Kempf–Ness, balancing flows, the end-to-end flow and the two-layer
 //! Riccati closed form, each compared with an independent computation (a numerical flow, a
 //! numerical minimization over the group, or a pointwise identity from the parameter side), in
-//! `f64` and at 256 bits; preconditions rejected; the named experiments pass in quick mode.
+//! `f64` and at 256 bits; preconditions rejected.
 //!
 //! 256-bit flow references use classical RK4 in MPFR at several step sizes `h_i = t/(n0·i)` and
 //! eliminate the error terms `h^4, h^5, …` of its asymptotic expansion (Richardson
@@ -19,7 +19,6 @@ use linflow::closed_form::lindsey_menon::{
     act, balanced_point, kempf_ness_minimum, lie_action, moment_map, orbit_descent, regularizer,
 };
 use linflow::closed_form::riccati::{lambda_balanced_init, Riccati};
-use linflow::experiments;
 use linflow::flow::fields::{EndToEndFlow, MomentMapFlow, RegularizerFlow};
 use linflow::linalg::{solve as lin_solve, sym_eigen};
 use linflow::prelude::*;
@@ -89,81 +88,6 @@ fn richardson<F: VectorField<Mp>>(
         });
     }
     acc.expect("k >= 1")
-}
-
-// ------------------------------------------------------------------------------------------
-// Named experiments, quick mode.
-
-fn run_quick(name: &str) {
-    let dir = std::env::temp_dir().join(format!("linflow-fibres-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let s = experiments::reproduce(name, &dir, true).expect("experiment runs");
-    let failed: Vec<_> =
-        s.checks.iter().filter(|c| !c.pass).map(|c| format!("{}: {} > {}", c.name, c.observed, c.tolerance)).collect();
-    for c in &s.checks {
-        eprintln!("{name}: {} observed {:e} (tolerance {:e})", c.name, c.observed, c.tolerance);
-    }
-    for n in &s.notes {
-        eprintln!("{name}: note: {n}");
-    }
-    assert!(failed.is_empty(), "{name}: failed checks {failed:?}\nnotes: {:?}", s.notes);
-    assert!(!s.checks.is_empty());
-    assert!(s.figures.iter().any(|f| f.ends_with(".png")), "{name} draws a figure");
-    for f in &s.figures {
-        assert!(dir.join(name).join(f).exists(), "{f} written");
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[test]
-fn kempf_ness_experiment_passes() {
-    run_quick("kempf-ness");
-}
-
-#[test]
-fn balancing_flows_experiment_passes() {
-    run_quick("balancing-flows");
-}
-
-#[test]
-fn fast_slow_experiment_passes() {
-    run_quick("fast-slow");
-}
-
-#[test]
-fn end_to_end_experiment_passes() {
-    run_quick("end-to-end");
-}
-
-#[test]
-fn riccati_experiment_passes() {
-    run_quick("riccati");
-}
-
-/// The full-size runs (slow in the test profile; `cargo test --test fibres -- --ignored`). With
-/// `LINFLOW_FIBRES_OUT=DIR` set, the summaries and figures are kept in `DIR`.
-#[test]
-#[ignore]
-fn fibre_experiments_pass_at_full_size() {
-    for name in ["kempf-ness", "balancing-flows", "fast-slow", "end-to-end", "riccati"] {
-        let keep = std::env::var_os("LINFLOW_FIBRES_OUT").map(std::path::PathBuf::from);
-        let dir = keep
-            .clone()
-            .unwrap_or_else(|| std::env::temp_dir().join(format!("linflow-fibres-full-{}-{name}", std::process::id())));
-        let t = std::time::Instant::now();
-        let s = experiments::reproduce(name, &dir, false).expect("experiment runs");
-        eprintln!("{name}: {:.1} s", t.elapsed().as_secs_f64());
-        for c in &s.checks {
-            eprintln!("{name}: {} observed {:e} (tolerance {:e}) {}", c.name, c.observed, c.tolerance, c.pass);
-        }
-        for n in &s.notes {
-            eprintln!("{name}: note: {n}");
-        }
-        assert!(s.passed(), "{name}");
-        if keep.is_none() {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-    }
 }
 
 // ------------------------------------------------------------------------------------------

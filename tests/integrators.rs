@@ -3,6 +3,7 @@
 //! 60-digit mpmath reference of bench/W2.
 
 use linflow::bench::DeepInputs;
+use linflow::compare::{fit_order, max_abs_diff_params};
 use linflow::flow::tableau::rooted_trees;
 use linflow::flow::Tableau;
 use linflow::prelude::*;
@@ -66,10 +67,6 @@ fn shape_model<S: Scalar>(proto: &S) -> Model<S> {
     Model::new(Arch::deep_linear(&[2, 1]).unwrap(), Loss::target(Mat::zeros(1, 2, proto))).unwrap()
 }
 
-fn max_diff<S: Scalar>(a: &Params<S>, b: &Params<S>) -> f64 {
-    a.iter().zip(b.iter()).map(|(x, y)| (x.clone() - y.clone()).abs().to_f64()).fold(0.0, f64::max)
-}
-
 fn solve_conj<S: Real>(proto: &S, integ: &Integrator, t1: f64) -> (f64, usize) {
     let model = shape_model(proto);
     let y0 = conj_y0(proto);
@@ -77,17 +74,7 @@ fn solve_conj<S: Real>(proto: &S, integ: &Integrator, t1: f64) -> (f64, usize) {
     let traj = solve(&mut Conjugated, &model, &y0, integ, &opts, &mut Monitor::new()).unwrap();
     assert!(traj.outcome.is_done());
     let exact = conj_exact(proto, &proto.from_f64_like(t1));
-    (max_diff(traj.last(), &exact), traj.grad_calls)
-}
-
-/// Least-squares slope of log(err) against log(h).
-fn slope(points: &[(f64, f64)]) -> f64 {
-    let n = points.len() as f64;
-    let (lx, ly): (Vec<f64>, Vec<f64>) = points.iter().map(|&(h, e)| (h.ln(), e.ln())).unzip();
-    let (mx, my) = (lx.iter().sum::<f64>() / n, ly.iter().sum::<f64>() / n);
-    let sxy: f64 = lx.iter().zip(&ly).map(|(x, y)| (x - mx) * (y - my)).sum();
-    let sxx: f64 = lx.iter().map(|x| (x - mx) * (x - mx)).sum();
-    sxy / sxx
+    (max_abs_diff_params(traj.last(), &exact), traj.grad_calls)
 }
 
 #[test]
@@ -170,7 +157,7 @@ fn fitted_orders_match_design() {
                 (h, solve_conj(&p, &integ, t1).0)
             })
             .collect();
-        let s = slope(&pts);
+        let s = fit_order(&pts);
         assert!((s - order).abs() <= 0.3, "{}: slope {s} (order {order}), errors {pts:?}", template.name());
     }
 }

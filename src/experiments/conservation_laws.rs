@@ -8,7 +8,8 @@
 //! diagonal and two-factor models. Where the laws outnumber the balancedness entries, a search for
 //! polynomial laws of low degree looks for the extra ones.
 
-use super::{Check, Ctx, Experiment, Summary};
+use super::{Check, Experiment, Recipe};
+use crate::compare::nan_max;
 use crate::conservation::maps::{balancedness, generators, parameter_count, variable_names};
 use crate::conservation::search::{conserved_forms, monomial_count};
 use crate::conservation::{count_laws, lie::gradient_rank_at, random_point, CountOptions, LawCount};
@@ -230,7 +231,7 @@ pub fn checks(m: &Measured) -> Vec<Check> {
     let disagree =
         all.iter().filter(|r| r.count.dimension_at_points.iter().any(|&x| x != r.count.lie_dimension)).count();
     let unverified = m.extra.iter().filter(|e| !e.verified).count();
-    let bound = all.iter().map(|r| r.count.failure_bound_per_point).fold(0.0, f64::max);
+    let bound = nan_max(all.iter().map(|r| r.count.failure_bound_per_point));
     vec![
         Check::at_most(
             "random-linear-laws-are-balancedness",
@@ -305,19 +306,12 @@ pub fn figures(m: &Measured) -> Vec<Figure> {
     vec![counts, time]
 }
 
-fn run(ctx: &Ctx) -> Result<Summary> {
-    let m = measure(ctx.quick)?;
-    let mut s = Summary::new(
-        "conservation-laws",
-        "Number of conservation laws of gradient flow, D - dim Lie(W_phi), counted with exact ranks at two random \
-         rational points, against the independent balancedness entries",
-    );
-    for c in checks(&m) {
-        s.check(c);
-    }
-    s.notes.push(format!("measurement took {:.2} s in all", m.seconds));
+/// Remarks on a measurement: measured values worth reading, where a claim does not apply.
+pub fn notes(m: &Measured) -> Vec<String> {
+    let mut v = Vec::new();
+    v.push(format!("measurement took {:.2} s in all", m.seconds));
     if !m.refused.is_empty() {
-        s.notes.push(format!(
+        v.push(format!(
             "{} random architectures were above the cost limit and not counted: {}",
             m.refused.len(),
             m.refused.iter().map(Arch::name).collect::<Vec<_>>().join("; ")
@@ -325,7 +319,7 @@ fn run(ctx: &Ctx) -> Result<Summary> {
     }
     for r in m.random.iter().chain(&m.outside) {
         let c = &r.count;
-        s.notes.push(format!(
+        v.push(format!(
             "{}: D = {}, dim W_phi = {}, dim Lie by level {:?}, laws {}, balancedness {} of {} entries{}{}; {:.3} s",
             c.arch,
             c.parameters,
@@ -340,27 +334,35 @@ fn run(ctx: &Ctx) -> Result<Summary> {
         ));
     }
     let max_level = m.random.iter().map(|r| r.count.rank_by_level.len()).max().unwrap_or(0);
-    s.notes.push(format!(
+    v.push(format!(
         "bracket levels needed by the random networks: at most {} (the last level only confirms that nothing is added)",
         max_level
     ));
     for (a, degrees, n) in &m.searched {
-        s.notes.push(format!(
-            "{a}: searched polynomial laws of degrees {degrees:?}; {n} independent of balancedness found"
-        ));
+        v.push(format!("{a}: searched polynomial laws of degrees {degrees:?}; {n} independent of balancedness found"));
     }
     for e in &m.extra {
-        s.notes.push(format!("extra law of {} (degree {}): {}", e.arch, e.degree, e.law));
+        v.push(format!("extra law of {} (degree {}): {}", e.arch, e.degree, e.law));
     }
-    ctx.save_figures(&figures(&m), &mut s)?;
-    Ok(s)
+    v
 }
+
+const RECIPE: Recipe<Measured> = Recipe {
+    name: "conservation-laws",
+    description:
+        "Number of conservation laws of gradient flow, D - dim Lie(W_phi), counted with exact ranks at two random \
+         rational points, against the independent balancedness entries",
+    measure,
+    checks,
+    figures,
+    notes,
+};
 
 /// The experiment.
 pub fn experiments() -> Vec<Experiment> {
     vec![Experiment {
-        name: "conservation-laws",
+        name: RECIPE.name,
         about: "conservation laws of gradient flow counted exactly (Marcotte et al. 2023) vs balancedness",
-        run,
+        run: |ctx| RECIPE.run(ctx),
     }]
 }

@@ -18,10 +18,11 @@
 //! spacings $dt$ and $2dt$: their error relative to the largest $|\dot\sigma_r|$ on the flow, and
 //! the order at which it vanishes (4 for that stencil).
 
-use super::{Check, Ctx, Experiment, Summary};
+use super::{Check, Experiment, Recipe};
 use crate::closed_form::balancing::push_forward;
 use crate::closed_form::end_to_end::singular_value_rates;
 use crate::closed_form::lindsey_menon::{balanced_point, singular_values as mp_singular_values, thin_svd};
+use crate::compare::nan_max;
 use crate::completion::{descend, effective_rank, singular_values, CompletionProblem, DescentOptions, Stop};
 use crate::data;
 use crate::error::Result;
@@ -413,7 +414,7 @@ pub fn checks(m: &Measured) -> Vec<Check> {
             0.1,
         ));
     }
-    let worst_field = m.theorem.iter().map(|p| p.field_gap).fold(0.0, f64::max);
+    let worst_field = nan_max(m.theorem.iter().map(|p| p.field_gap));
     c.push(Check::at_most(
         "theorem-vs-velocity-256-bits",
         "Theorem 3: sigma_r' = -N (sigma_r^2)^(1-1/N) <grad l, u_r v_r^T> equals u_r^T W' v_r (W' from the \
@@ -423,7 +424,7 @@ pub fn checks(m: &Measured) -> Vec<Check> {
         1e-50,
     ));
     let stencils = stencil_summaries(&m.theorem);
-    let worst_fd = if stencils.is_empty() { f64::NAN } else { stencils.iter().map(|x| x.relative).fold(0.0, f64::max) };
+    let worst_fd = nan_max(stencils.iter().map(|x| x.relative));
     let n_fd: usize = stencils.iter().map(|x| x.points).sum();
     c.push(Check::at_most(
         "theorem-vs-difference-quotient",
@@ -529,7 +530,8 @@ pub fn figures(m: &Measured) -> Vec<Figure> {
     figs
 }
 
-fn notes(m: &Measured) -> Vec<String> {
+/// Remarks on a measurement: the measured values worth reading.
+pub fn notes(m: &Measured) -> Vec<String> {
     let mut n = Vec::new();
     for t in &m.gd {
         n.push(format!(
@@ -544,7 +546,7 @@ fn notes(m: &Measured) -> Vec<String> {
     }
     n.push(format!(
         "theorem at 256 bits: worst field gap {:.2e}; negative controls: unbalanced {:.2e}, wrong depth {:.2e}",
-        m.theorem.iter().map(|p| p.field_gap).fold(0.0, f64::max),
+        nan_max(m.theorem.iter().map(|p| p.field_gap)),
         m.unbalanced_gap,
         m.wrong_depth_gap
     ));
@@ -565,26 +567,22 @@ fn notes(m: &Measured) -> Vec<String> {
     n
 }
 
-fn run(ctx: &Ctx) -> Result<Summary> {
-    let m = measure(ctx.quick)?;
-    let mut s = Summary::new(
-        "dmf-dynamics",
+const RECIPE: Recipe<Measured> = Recipe {
+    name: "dmf-dynamics",
+    description:
         "deep matrix factorization dynamics: singular values emerge one at a time, more sharply with depth; the \
          singular-value dynamics theorem at 256 bits",
-    );
-    for c in checks(&m) {
-        s.check(c);
-    }
-    s.notes = notes(&m);
-    ctx.save_figures(&figures(&m), &mut s)?;
-    Ok(s)
-}
+    measure,
+    checks,
+    figures,
+    notes,
+};
 
 /// The experiment's registry entry.
 pub fn experiments() -> Vec<Experiment> {
     vec![Experiment {
-        name: "dmf-dynamics",
+        name: RECIPE.name,
         about: "deep matrix factorization: singular values over time for depths 1-4; sigma-dot theorem at 256 bits",
-        run,
+        run: |ctx| RECIPE.run(ctx),
     }]
 }

@@ -25,8 +25,8 @@
 //! $\alpha$. Steps: $\eta = 0.05$ (population Hessian norm $\le 4\lambda_{\max}(M^\ast)+O(\alpha^2) < 6$,
 //! so $\eta\lambda_{\max} < 0.3$).
 
-use super::orders_discrete::log_log_slope;
-use super::{Check, Ctx, Experiment, Summary};
+use super::{Check, Experiment, Recipe};
+use crate::compare::{linear_slope as slope, log_log_slope, nan_max, nan_min};
 use crate::data;
 use crate::error::Result;
 use crate::init;
@@ -121,15 +121,6 @@ fn window(c: &Curve, lo: f64, hi: f64) -> Vec<(f64, f64)> {
     c.points.iter().copied().filter(|&(t, _)| t >= lo && t <= hi).collect()
 }
 
-/// Least-squares slope of `y` against `x`.
-fn slope(points: &[(f64, f64)]) -> f64 {
-    let n = points.len() as f64;
-    let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    sxy / sxx
-}
-
 fn asym_run(model: &Model<f64>, q: &nalgebra::DMatrix<f64>, alpha: f64, steps: usize) -> Result<AsymRun> {
     let arch = model.arch.clone();
     let p0 = init::gaussian(&arch, alpha, &mut data::rng(11));
@@ -150,8 +141,8 @@ fn asym_run(model: &Model<f64>, q: &nalgebra::DMatrix<f64>, alpha: f64, steps: u
     let (fp, gp) = (perp(&last.blocks[0]), perp(&last.blocks[1]));
     let d_perp = fp.transpose() * &fp - gp.transpose() * &gp;
     let eig = d_perp.symmetric_eigen().eigenvalues;
-    let top = eig.iter().map(|e| e.abs()).fold(0.0, f64::max);
-    let predicted = 2.0 * eig.iter().map(|e| e.abs()).filter(|&e| e > 1e-3 * top).fold(f64::INFINITY, f64::min);
+    let top = nan_max(eig.iter().map(|e| e.abs()));
+    let predicted = 2.0 * nan_min(eig.iter().map(|e| e.abs()).filter(|&e| e > 1e-3 * top));
     let d = |p: &Params<f64>| p.blocks[0].gram_t().sub(&p.blocks[1].gram_t());
     let (d0, d1) = (d(&p0), d(last));
     let gram_drift = d1.sub(&d0).norm_sq().sqrt() / d0.norm_sq().sqrt();
@@ -324,23 +315,16 @@ pub fn figures(m: &Measured) -> Vec<Figure> {
     vec![sym, asym]
 }
 
-fn run_it(ctx: &Ctx) -> Result<Summary> {
-    let m = measure(ctx.quick)?;
-    let mut s = Summary::new(
-        "overparam-slowdown",
-        "Xiong-Ding-Du (ICLR 2024): symmetric over-parameterized matrix sensing converges like T^-2; the asymmetric \
-         FG^T converges linearly at a rate set by the conserved imbalance",
-    );
-    for c in checks(&m) {
-        s.check(c);
-    }
-    s.notes.push(format!(
+/// Remarks on a measurement: measured values worth reading, where a claim does not apply.
+pub fn notes(m: &Measured) -> Vec<String> {
+    let mut v = Vec::new();
+    v.push(format!(
         "n = {N}, r = {R}, k = {K}, eta = {ETA}; window t in [{}, {}]; log-log slopes: population {:.4}, sensing {:.4}, \
          k = r {:.2}; L^(-1/2) slope {:.4} (predicted {:.4})",
         m.window.0, m.window.1, m.slopes.0, m.slopes.1, m.slopes.2, m.inv_sqrt_slope.0, m.inv_sqrt_slope.1
     ));
     for (tag, runs) in [("sensing", &m.asym), ("population", &m.asym_population)] {
-        s.notes.push(format!(
+        v.push(format!(
             "FG^T {tag}: {}",
             runs.iter()
                 .map(|a| format!(
@@ -355,20 +339,30 @@ fn run_it(ctx: &Ctx) -> Result<Summary> {
                 .join("; ")
         ));
     }
-    s.notes.push(
+    v.push(
         "Sizes and init scales are chosen here (the paper's exact experimental matrices were not available); the \
          claims checked are the paper's rates."
             .into(),
     );
-    ctx.save_figures(&figures(&m), &mut s)?;
-    Ok(s)
+    v
 }
+
+const RECIPE: Recipe<Measured> = Recipe {
+    name: "overparam-slowdown",
+    description:
+        "Xiong-Ding-Du (ICLR 2024): symmetric over-parameterized matrix sensing converges like T^-2; the asymmetric \
+         FG^T converges linearly at a rate set by the conserved imbalance",
+    measure,
+    checks,
+    figures,
+    notes,
+};
 
 pub(super) fn experiments() -> Vec<Experiment> {
     vec![Experiment {
-        name: "overparam-slowdown",
+        name: RECIPE.name,
         about: "symmetric over-parameterized sensing: loss ~ T^-2; asymmetric FG^T: linear, rate = imbalance \
                 (Xiong-Ding-Du 2024)",
-        run: run_it,
+        run: |ctx| RECIPE.run(ctx),
     }]
 }

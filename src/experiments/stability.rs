@@ -10,7 +10,7 @@
 //!   $\lambda\ddot w + \dot w + \nabla L = 0$ when $4\lambda h > 1$. The two thresholds differ by the
 //!   factor $(1+\sqrt\beta)^2/4$, which tends to 1 as $\beta \to 1$.
 
-use super::{Check, Ctx, Experiment, Summary};
+use super::{Check, Experiment, Recipe};
 use crate::data;
 use crate::error::Result;
 use crate::flow::fields::HeavyBallFlow;
@@ -329,35 +329,38 @@ pub fn figures(m: &Measured) -> Vec<Figure> {
     vec![loss, spec, regime]
 }
 
-fn run_stability(ctx: &Ctx) -> Result<Summary> {
-    let m = measure(ctx.quick)?;
-    let mut s = Summary::new(
-        "stability",
-        "The spectrum of the linearized step map: GD crosses 2/lambda_max; heavy ball turns oscillatory where its \
-         companion blocks turn complex, the momentum flow at 4 lambda h = 1",
-    );
-    for c in checks(&m) {
-        s.check(c);
-    }
-    s.notes.push(format!(
+/// Remarks on a measurement: measured values worth reading, where a claim does not apply.
+pub fn notes(m: &Measured) -> Vec<String> {
+    let mut v = Vec::new();
+    v.push(format!(
         "GD: lambda_max = {:.6}, predicted threshold 2/lambda_max = {:.6}, measured {:.6}",
         m.lambda_max, m.gd_predicted, m.gd_measured
     ));
-    s.notes.push(format!(
+    v.push(format!(
         "heavy ball (beta = {BETA}): discrete threshold lambda h = 1/(1+sqrt beta)^2 = {:.5}, flow threshold 1/4; \
          the two differ by the factor (1+sqrt beta)^2/4 = {:.4}",
         m.hb_predicted,
         (1.0 + BETA.sqrt()).powi(2) / 4.0
     ));
-    ctx.save_figures(&figures(&m), &mut s)?;
-    Ok(s)
+    v
 }
+
+const RECIPE: Recipe<Measured> = Recipe {
+    name: "stability",
+    description:
+        "The spectrum of the linearized step map: GD crosses 2/lambda_max; heavy ball turns oscillatory where its \
+         companion blocks turn complex, the momentum flow at 4 lambda h = 1",
+    measure,
+    checks,
+    figures,
+    notes,
+};
 
 /// The `stability` experiment.
 pub fn experiments() -> Vec<Experiment> {
     vec![Experiment {
-        name: "stability",
+        name: RECIPE.name,
         about: "GD crosses 2/lambda_max and heavy ball changes regime where the step map's spectrum says",
-        run: run_stability,
+        run: |ctx| RECIPE.run(ctx),
     }]
 }

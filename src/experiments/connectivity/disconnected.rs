@@ -3,6 +3,7 @@
 //! entries that depend on the seed.
 
 use super::setup::{completion_model, scaled_init, to_trace, SAMPLE_EVERY, STOP_LOSS};
+use crate::compare::{nan_max, nan_min};
 use crate::completion::connectivity::MaskGraph;
 use crate::error::Result;
 use crate::experiments::gd_trace::{nuclear_norm, singular_values, train, TrainOptions};
@@ -119,13 +120,13 @@ pub(super) fn measure(quick: bool) -> Result<Disconnected> {
 
 /// The disconnected case's claims.
 pub(super) fn checks(d: &Disconnected) -> Vec<Check> {
-    let nuc_dev = d.seeds.iter().map(|s| (s.nuclear - d.min_nuclear).abs() / d.min_nuclear).fold(0.0, f64::max);
-    let min_s2 = d.seeds.iter().map(|s| s.s2).fold(f64::INFINITY, f64::min);
-    let max_s3 = d.seeds.iter().map(|s| s.s3).fold(0.0, f64::max);
-    let rho_max = d.seeds.iter().map(|s| s.rho).fold(f64::NEG_INFINITY, f64::max);
-    let rho_min = d.seeds.iter().map(|s| s.rho).fold(f64::INFINITY, f64::min);
-    let rho_cos = d.seeds.iter().map(|s| (s.rho - s.cos2).abs()).fold(0.0, f64::max);
-    let fit = d.seeds.iter().map(|s| s.final_loss).fold(0.0, f64::max);
+    let nuc_dev = nan_max(d.seeds.iter().map(|s| (s.nuclear - d.min_nuclear).abs() / d.min_nuclear));
+    let min_s2 = nan_min(d.seeds.iter().map(|s| s.s2));
+    let max_s3 = nan_max(d.seeds.iter().map(|s| s.s3));
+    let rho_max = nan_max(d.seeds.iter().map(|s| s.rho));
+    let rho_min = nan_min(d.seeds.iter().map(|s| s.rho));
+    let rho_cos = nan_max(d.seeds.iter().map(|s| (s.rho - s.cos2).abs()));
+    let fit = nan_max(d.seeds.iter().map(|s| s.final_loss));
     vec![
         Check::at_least(
             "disconnected-mask-classified",

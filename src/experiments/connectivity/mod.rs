@@ -40,7 +40,7 @@ pub use connected::Connected;
 pub use disconnected::{Disconnected, SeedResult};
 pub use plateaus::Plateau;
 
-use super::{Check, Ctx, Experiment, Summary};
+use super::{Check, Experiment, Recipe};
 use crate::error::Result;
 use crate::report::Figure;
 
@@ -77,33 +77,35 @@ pub fn figures(m: &Measured) -> Vec<Figure> {
     figures::figures(&m.connected, &m.plateau_case, &m.disconnected)
 }
 
-fn run(ctx: &Ctx) -> Result<Summary> {
-    let m = measure(ctx.quick)?;
-    let mut s = Summary::new(
-        "connectivity",
-        "Bai-Zhao-Zhang (NeurIPS 2024): connected masks lead small-init GD to the rank-3 completion through rank \
-         plateaus; disconnected ones to a minimum-nuclear-norm, not minimum-rank, completion",
-    );
-    for c in checks(&m) {
-        s.check(c);
-    }
-    s.notes = connected::notes(&m.connected, &m.plateau_case);
-    s.notes.extend(disconnected::notes(&m.disconnected));
-    s.notes.push(
+/// Remarks on a measurement: measured values worth reading, where a claim does not apply.
+pub fn notes(m: &Measured) -> Vec<String> {
+    let mut v = connected::notes(&m.connected, &m.plateau_case);
+    v.extend(disconnected::notes(&m.disconnected));
+    v.push(
         "The paper's own 4x4 and 3x3 matrices (its Fig. 3a, 4a) were not available here; the matrices are small \
          integer ones of the same shape, rank and mask type."
             .into(),
     );
-    ctx.save_figures(&figures(&m), &mut s)?;
-    Ok(s)
+    v
 }
+
+const RECIPE: Recipe<Measured> = Recipe {
+    name: "connectivity",
+    description:
+        "Bai-Zhao-Zhang (NeurIPS 2024): connected masks lead small-init GD to the rank-3 completion through rank \
+         plateaus; disconnected ones to a minimum-nuclear-norm, not minimum-rank, completion",
+    measure,
+    checks,
+    figures,
+    notes,
+};
 
 pub(super) fn experiments() -> Vec<Experiment> {
     vec![Experiment {
-        name: "connectivity",
+        name: RECIPE.name,
         about:
             "mask connectivity decides the implicit bias: rank-3 completion via rank plateaus (connected) vs minimum \
                 nuclear norm but rank 2 (disconnected), Bai-Zhao-Zhang 2024",
-        run,
+        run: |ctx| RECIPE.run(ctx),
     }]
 }

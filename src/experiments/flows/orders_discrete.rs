@@ -11,9 +11,10 @@
 //! | SAM (ρ fixed) | $\dot w = -\nabla L(w + \rho\nabla L/\|\nabla L\|)$ | 1 |
 //! | heavy ball (λ fixed), $t_k = k\gamma/(1-\beta)$ | $\lambda\ddot w + \dot w + \nabla L = 0$ | 1 in $\Delta t$ |
 
-use super::{Check, Ctx, Summary};
+use crate::compare::log_log_slope;
 use crate::data;
 use crate::error::Result;
+use crate::experiments::Check;
 use crate::flow::fields::{HeavyBallFlow, ModifiedGdFlow, SamFlow, SamForm};
 use crate::flow::{solve, GradientFlow, Integrator, SolveOptions, VectorField};
 use crate::init;
@@ -27,16 +28,6 @@ use crate::run::{run, RunOptions};
 /// Reference flows: RK4 at this step. Its global error, O(h⁴) ≈ 1e-12, is far below the smallest
 /// discrete error measured (GD against its modified flow at η = 0.005, about 1e-6).
 const H_REF: f64 = 1e-3;
-
-/// Least-squares slope of `ln y` against `ln x`.
-pub(crate) fn log_log_slope(points: &[(f64, f64)]) -> f64 {
-    let n = points.len() as f64;
-    let (lx, ly): (Vec<f64>, Vec<f64>) = points.iter().map(|&(x, y)| (x.ln(), y.ln())).unzip();
-    let (mx, my) = (lx.iter().sum::<f64>() / n, ly.iter().sum::<f64>() / n);
-    let sxy: f64 = lx.iter().zip(&ly).map(|(x, y)| (x - mx) * (y - my)).sum();
-    let sxx: f64 = lx.iter().map(|x| (x - mx).powi(2)).sum();
-    sxy / sxx
-}
 
 fn flow_end<F: VectorField<f64>>(field: &mut F, model: &Model<f64>, y0: &Params<f64>, t1: f64) -> Result<Params<f64>> {
     let traj = solve(
@@ -77,9 +68,34 @@ fn problem() -> Result<(Model<f64>, Params<f64>)> {
     Ok((model, init::gaussian(&arch, 0.6, &mut data::rng(42))))
 }
 
-/// Errors at time `t1` of the four comparisons, each over `etas` (heavy ball: over `Δt`).
-#[allow(clippy::type_complexity)]
-fn measure(etas: &[f64], t1: f64, rho: f64, lambda: f64) -> Result<Vec<(&'static str, f64, Vec<(f64, f64)>)>> {
+/// One discrete method against its flow: the state error at time $T$ per step size.
+#[derive(Clone, Debug)]
+pub struct DiscreteOrder {
+    /// Which comparison, e.g. `gd-vs-modified-flow`.
+    pub name: &'static str,
+    /// The predicted order $p$.
+    pub order: f64,
+    /// $(\eta, \|\text{discrete} - \text{flow}\|)$ at $T$ (heavy ball: $\Delta t$ in place of $\eta$).
+    pub errors: Vec<(f64, f64)>,
+    /// Least-squares log-log slope of `errors`.
+    pub slope: f64,
+}
+
+/// The time $T$ at which the discrete runs are compared with their flows.
+pub(super) fn compare_time(quick: bool) -> f64 {
+    if quick {
+        1.0
+    } else {
+        2.0
+    }
+}
+
+/// Errors at time $T$ of the four comparisons (GD against gradient flow and against its modified
+/// flow, SAM against its flow, heavy ball against its flow), over $\eta = 0.04 \ldots 0.005$.
+pub(super) fn measure_discrete(quick: bool) -> Result<Vec<DiscreteOrder>> {
+    let etas = [0.04, 0.02, 0.01, 0.005];
+    let t1 = compare_time(quick);
+    let (rho, lambda) = (0.05, 0.1);
     let (model, p0) = problem()?;
     let steps = |dt: f64| (t1 / dt).round() as usize;
     let gf = flow_end(&mut GradientFlow::new(&model), &model, &p0, t1)?;
@@ -91,7 +107,7 @@ fn measure(etas: &[f64], t1: f64, rho: f64, lambda: f64) -> Result<Vec<(&'static
         t1,
     )?);
     let (mut e_gf, mut e_mod, mut e_sam, mut e_hb) = (vec![], vec![], vec![], vec![]);
-    for &eta in etas {
+    for &eta in &etas {
         let gd = discrete_end(&model, Method::Gd { eta }, &p0, steps(eta))?;
         e_gf.push((eta, dist(&gd, &gf)));
         let modified = flow_end(&mut ModifiedGdFlow::new(&model, eta)?, &model, &p0, t1)?;
@@ -104,22 +120,54 @@ fn measure(etas: &[f64], t1: f64, rho: f64, lambda: f64) -> Result<Vec<(&'static
         let h = discrete_end(&model, Method::HeavyBall { eta: gamma, beta }, &p0, steps(eta))?;
         e_hb.push((eta, dist(&h, &hb)));
     }
-    Ok(vec![
+    Ok([
         ("gd-vs-gradient-flow", 1.0, e_gf),
         ("gd-vs-modified-flow", 2.0, e_mod),
         ("sam-vs-sam-flow", 1.0, e_sam),
         ("heavy-ball-vs-momentum-flow", 1.0, e_hb),
-    ])
+    ]
+    .into_iter()
+    .map(|(name, order, errors)| DiscreteOrder { name, order, slope: log_log_slope(&errors), errors })
+    .collect())
 }
 
-/// Adds to `summary` the order checks of discrete runs against their flows (GD against gradient
-/// flow and against its modified flow, SAM against its flow, heavy ball against its flow).
-#[allow(dead_code)]
-pub(super) fn discrete_checks(ctx: &Ctx, summary: &mut Summary) -> Result<()> {
-    let etas = [0.04, 0.02, 0.01, 0.005];
-    let t1 = if ctx.quick { 1.0 } else { 2.0 };
-    let (rho, lambda) = (0.05, 0.1);
-    let results = measure(&etas, t1, rho, lambda)?;
+/// The order checks of the discrete runs against their flows, compared at time `t1`.
+pub(super) fn discrete_checks(results: &[DiscreteOrder], t1: f64) -> Vec<Check> {
+    results
+        .iter()
+        .map(|r| {
+            Check::near(
+                format!("order-{}", r.name),
+                format!(
+                    "fitted log-log slope of the state error at T = {t1} over eta = 0.04..0.005 (reference flow RK4 at \
+                     h = {H_REF}); the error is C eta^p (1 + a eta + ...), which shifts the fitted slope by about a times \
+                     the mean eta (~0.02), so a margin of 0.15 admits |a| up to ~7"
+                ),
+                r.slope,
+                r.order,
+                0.15,
+            )
+        })
+        .collect()
+}
+
+/// The fitted slopes and the errors.
+pub(super) fn discrete_notes(results: &[DiscreteOrder]) -> Vec<String> {
+    results
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: slope {:.3}; errors {}",
+                r.name,
+                r.slope,
+                r.errors.iter().map(|(e, x)| format!("{e}: {x:.3e}")).collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect()
+}
+
+/// The errors against the step size, one series per comparison.
+pub(super) fn discrete_figure(results: &[DiscreteOrder]) -> Figure {
     let mut fig = Figure::new(
         "discrete_orders",
         "Discrete methods against their flows at a fixed time",
@@ -128,52 +176,8 @@ pub(super) fn discrete_checks(ctx: &Ctx, summary: &mut Summary) -> Result<()> {
     )
     .log_x()
     .log_y();
-    for (name, order, pts) in &results {
-        let slope = log_log_slope(pts);
-        summary.check(Check::near(
-            format!("order-{name}"),
-            format!(
-                "fitted log-log slope of the state error at T = {t1} over eta = 0.04..0.005 (reference flow RK4 at \
-                 h = {H_REF}); the error is C eta^p (1 + a eta + ...), which shifts the fitted slope by about a times \
-                 the mean eta (~0.02), so a margin of 0.15 admits |a| up to ~7"
-            ),
-            slope,
-            *order,
-            0.15,
-        ));
-        summary.notes.push(format!(
-            "{name}: slope {slope:.3}; errors {}",
-            pts.iter().map(|(e, x)| format!("{e}: {x:.3e}")).collect::<Vec<_>>().join(", ")
-        ));
-        fig = fig.with(Series::points(format!("{name} (slope {slope:.2})"), pts.clone()));
+    for r in results {
+        fig = fig.with(Series::points(format!("{} (slope {:.2})", r.name, r.slope), r.errors.clone()));
     }
-    ctx.save_figure(&fig, summary)?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slope_of_exact_power_law() {
-        let pts: Vec<(f64, f64)> = [0.1, 0.05, 0.02].iter().map(|&x: &f64| (x, 3.0 * x.powf(1.5))).collect();
-        assert!((log_log_slope(&pts) - 1.5).abs() < 1e-12);
-    }
-
-    #[test]
-    fn discrete_checks_pass_in_quick_mode() {
-        let dir = std::env::temp_dir().join(format!("linflow-orders-discrete-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let ctx = Ctx { dir: dir.clone(), quick: true };
-        let mut s = Summary::new("orders", "test");
-        discrete_checks(&ctx, &mut s).unwrap();
-        for n in &s.notes {
-            println!("{n}");
-        }
-        assert_eq!(s.checks.len(), 4);
-        assert!(s.passed(), "{:#?}\n{:#?}", s.checks, s.notes);
-        assert!(!s.figures.is_empty());
-        std::fs::remove_dir_all(&dir).ok();
-    }
+    fig
 }
