@@ -43,6 +43,7 @@ pub mod invariants;
 pub mod linalg;
 pub mod mat;
 pub mod model;
+pub mod observe;
 pub mod optim;
 pub mod params;
 pub mod report;
@@ -71,9 +72,10 @@ pub mod prelude {
     };
     pub use crate::mat::Mat;
     pub use crate::model::{Arch, Loss, Model};
+    pub use crate::observe::{Observation, Observer, ObserverMode};
     pub use crate::optim::{BarKind, Method, Optimizer};
     pub use crate::params::Params;
-    pub use crate::run::{run, RunOptions};
+    pub use crate::run::{run, Run, RunOptions};
     pub use crate::scalar::{Mp, Precision, Real, Scalar, Q};
     pub use crate::trajectory::{Outcome, Save, Stats, Trajectory};
 }
