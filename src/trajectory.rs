@@ -165,6 +165,11 @@ pub struct Trajectory<S> {
     pub recorded: Vec<Vec<S>>,
     /// One report per tracked invariant.
     pub laws: Vec<LawReport>,
+    /// The gap to the closed form attached with
+    /// [`FlowProblem::reference`](crate::flow::FlowProblem::reference), over the saved points
+    /// (NaN-propagating: a non-finite gap is the worst).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<LawReport>,
     /// Passes of the model's gradient: for discrete runs the optimizer's count; for flows the
     /// field evaluations times [`crate::flow::VectorField::gradient_calls`] (a Hessian-vector
     /// product on dual numbers is one more pass).
@@ -196,6 +201,7 @@ impl<S: Scalar> Trajectory<S> {
             loss: self.loss.clone(),
             recorded: self.recorded.iter().map(|r| r.iter().map(Scalar::to_f64).collect()).collect(),
             laws: self.laws.clone(),
+            reference: self.reference.clone(),
             grad_calls: self.grad_calls,
             stats: self.stats,
             outcome: self.outcome.clone(),

@@ -2,6 +2,7 @@
 
 use super::record::Hooks;
 use super::VectorField;
+use crate::closed_form::reference::Reference;
 use crate::error::{Error, Result};
 use crate::invariants::Monitor;
 use crate::model::Model;
@@ -108,6 +109,14 @@ impl<'a, S: Scalar, F: VectorField<S>> FlowProblem<'a, S, F> {
     /// the end (see [`crate::observe`]).
     pub fn observe(mut self, obs: &'a mut dyn Observer<S>, mode: ObserverMode) -> Self {
         self.hooks.observe(obs, mode);
+        self
+    }
+
+    /// Attaches a closed form: the solver compares it with the state at every saved point and
+    /// reports the worst gap in [`Trajectory::reference`](crate::trajectory::Trajectory::reference)
+    /// (SciML's `analytic`; see [`crate::closed_form::reference`]).
+    pub fn reference(mut self, r: impl Reference<S> + 'a) -> Self {
+        self.hooks.reference = Some(Box::new(r));
         self
     }
 

@@ -12,6 +12,7 @@
 //! recorder.
 
 use super::VectorField;
+use crate::closed_form::reference::{Gap, Reference};
 use crate::error::Result;
 use crate::invariants::Monitor;
 use crate::model::Model;
@@ -33,11 +34,13 @@ pub struct Hooks<'a, S: Scalar> {
     pub keep_states: bool,
     /// Observers called at the start, after steps and at the end.
     pub observers: Observers<'a, S>,
+    /// A closed form compared with the state at every saved point, if any.
+    pub reference: Option<Box<dyn Reference<S> + 'a>>,
 }
 
 impl<S: Scalar> Default for Hooks<'_, S> {
     fn default() -> Self {
-        Hooks { record: None, keep_states: true, observers: Observers::default() }
+        Hooks { record: None, keep_states: true, observers: Observers::default(), reference: None }
     }
 }
 
@@ -87,6 +90,7 @@ pub struct Recorder<'a, S: Scalar> {
     model: Option<&'a Model<S>>,
     monitor: Option<&'a mut Monitor<S>>,
     hooks: Hooks<'a, S>,
+    gap: Option<Gap<S>>,
     times: Vec<S>,
     steps: Vec<usize>,
     states: Vec<Params<S>>,
@@ -111,6 +115,7 @@ impl<'a, S: Scalar> Recorder<'a, S> {
             model: None,
             monitor: None,
             hooks: Hooks::default(),
+            gap: None,
             times: Vec::new(),
             steps: Vec::new(),
             states: Vec::new(),
@@ -134,6 +139,7 @@ impl<'a, S: Scalar> Recorder<'a, S> {
     ) -> Self {
         self.model = model;
         self.monitor = if model.is_some() { monitor } else { None };
+        self.gap = hooks.reference.as_ref().map(|r| Gap::new("reference", &r.name()));
         self.hooks = hooks;
         self
     }
@@ -250,6 +256,9 @@ impl<'a, S: Scalar> Recorder<'a, S> {
         if let Some(f) = self.hooks.record.as_mut() {
             self.recorded.push(f(t, y));
         }
+        if let (Some(r), Some(g)) = (self.hooks.reference.as_deref(), self.gap.as_mut()) {
+            g.check(r, step, t, y);
+        }
         if self.hooks.keep_states {
             self.states.push(y.clone());
         }
@@ -347,6 +356,7 @@ impl<'a, S: Scalar> Recorder<'a, S> {
             states: self.states,
             loss: self.loss,
             recorded: self.recorded,
+            reference: self.gap.map(Gap::finish),
             laws: self.monitor.map_or_else(Vec::new, |m| m.reports()),
             grad_calls,
             stats: self.stats,
