@@ -28,14 +28,17 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "cli")]
 pub mod bench;
 pub mod closed_form;
 pub mod completion;
+#[cfg(feature = "cli")]
 pub mod config;
 pub mod conservation;
 pub mod data;
 pub mod decimal;
 pub mod error;
+#[cfg(feature = "cli")]
 pub mod experiments;
 pub mod flow;
 pub mod init;
@@ -50,6 +53,7 @@ pub mod report;
 pub mod run;
 pub mod scalar;
 pub mod stability;
+#[cfg(feature = "cli")]
 pub mod sweep;
 #[cfg(feature = "testing")]
 pub mod testing;
