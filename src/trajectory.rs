@@ -161,7 +161,7 @@ pub struct Trajectory<S> {
     pub loss: Vec<f64>,
     /// The recorded function of the state at each saved point (`FlowProblem::record`,
     /// `Run::record`; diffrax's `SaveAt(fn=…)`); empty when none was given.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recorded: Vec<Vec<S>>,
     /// One report per tracked invariant.
     pub laws: Vec<LawReport>,
