@@ -28,15 +28,18 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "cli")]
 pub mod bench;
 pub mod closed_form;
 pub mod compare;
 pub mod completion;
+#[cfg(feature = "cli")]
 pub mod config;
 pub mod conservation;
 pub mod data;
 pub mod decimal;
 pub mod error;
+#[cfg(feature = "cli")]
 pub mod experiments;
 pub mod flow;
 pub mod init;
@@ -44,12 +47,14 @@ pub mod invariants;
 pub mod linalg;
 pub mod mat;
 pub mod model;
+pub mod observe;
 pub mod optim;
 pub mod params;
 pub mod report;
 pub mod run;
 pub mod scalar;
 pub mod stability;
+#[cfg(feature = "cli")]
 pub mod sweep;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -73,10 +78,11 @@ pub mod prelude {
     };
     pub use crate::mat::Mat;
     pub use crate::model::{Arch, Loss, Model};
+    pub use crate::observe::{Observation, Observer, ObserverMode};
     pub use crate::optim::{BarKind, Method, Optimizer};
     pub use crate::params::Params;
     pub use crate::report::{Figure, Series, Style};
-    pub use crate::run::{run, RunOptions};
+    pub use crate::run::{run, Run, RunOptions};
     pub use crate::scalar::{Mp, Real, Scalar, Q};
     pub use crate::trajectory::{Outcome, Save, Stats, Trajectory};
 }

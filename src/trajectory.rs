@@ -168,12 +168,22 @@ pub struct Trajectory<S> {
     pub times: Vec<S>,
     /// Step index of each saved state (`0` for flows with adaptive steps: see `times`).
     pub steps: Vec<usize>,
-    /// Saved states.
+    /// Saved states (empty when the run was asked not to keep them: `keep_states(false)` on
+    /// [`crate::flow::FlowProblem`] or [`crate::run::Run`]).
     pub states: Vec<Params<S>>,
-    /// Loss at each saved state.
+    /// Loss at each saved point.
     pub loss: Vec<f64>,
+    /// The recorded function of the state at each saved point (`FlowProblem::record`,
+    /// `Run::record`; diffrax's `SaveAt(fn=…)`); empty when none was given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recorded: Vec<Vec<S>>,
     /// One report per tracked invariant.
     pub laws: Vec<LawReport>,
+    /// The gap to the closed form attached with
+    /// [`FlowProblem::reference`](crate::flow::FlowProblem::reference), over the saved points
+    /// (NaN-propagating: a non-finite gap is the worst).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<LawReport>,
     /// Passes of the model's gradient: for discrete runs the optimizer's count; for flows the
     /// field evaluations times [`crate::flow::VectorField::gradient_calls`] (a Hessian-vector
     /// product on dual numbers is one more pass).
@@ -187,8 +197,11 @@ pub struct Trajectory<S> {
 
 impl<S: Scalar> Trajectory<S> {
     /// The last saved state.
+    ///
+    /// # Panics
+    /// When the states were not kept (`keep_states(false)`): use [`Trajectory::recorded`].
     pub fn last(&self) -> &Params<S> {
-        self.states.last().expect("a trajectory holds at least its initial state")
+        self.states.last().expect("a trajectory keeps its states unless asked not to (keep_states(false))")
     }
 
     /// The same trajectory with states in `f64`.
@@ -200,14 +213,17 @@ impl<S: Scalar> Trajectory<S> {
             steps: self.steps.clone(),
             states: self.states.iter().map(Params::to_f64).collect(),
             loss: self.loss.clone(),
+            recorded: self.recorded.iter().map(|r| r.iter().map(Scalar::to_f64).collect()).collect(),
             laws: self.laws.clone(),
+            reference: self.reference.clone(),
             grad_calls: self.grad_calls,
             stats: self.stats,
             outcome: self.outcome.clone(),
         }
     }
 
-    /// CSV with columns `time, step, loss`, then every parameter entry (`b{block}_{row}_{col}`).
+    /// CSV with columns `time, step, loss`, then every parameter entry (`b{block}_{row}_{col}`)
+    /// when the states were kept.
     pub fn to_csv(&self) -> String {
         let mut s = String::from("time,step,loss");
         if let Some(p) = self.states.first() {
@@ -220,9 +236,9 @@ impl<S: Scalar> Trajectory<S> {
             }
         }
         s.push('\n');
-        for (k, p) in self.states.iter().enumerate() {
+        for k in 0..self.times.len() {
             s.push_str(&format!("{:e},{},{:e}", self.times[k].to_f64(), self.steps[k], self.loss[k]));
-            for x in p.iter() {
+            for x in self.states.get(k).into_iter().flat_map(Params::iter) {
                 s.push_str(&format!(",{:e}", x.to_f64()));
             }
             s.push('\n');

@@ -8,5 +8,6 @@ pub mod diagonal;
 pub mod end_to_end;
 pub mod lindsey_menon;
 pub mod razin_cohen;
+pub mod reference;
 pub mod riccati;
 pub mod saxe;

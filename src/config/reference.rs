@@ -3,9 +3,9 @@
 //!
 //! | `kind` | run | compared at each saved time $t$ |
 //! |---|---|---|
-//! | `saxe_modes` | `gradient_flow`, `deep_linear` (depth ≥ 2), `target` Φ, balanced start aligned with Φ's SVD | the product $U\operatorname{diag}(u_i(t/\tau))V^\top$ ([`saxe::BalancedMode`], [`saxe::DeepBalancedMode`]) |
-//! | `riccati` | `gradient_flow`, `factor`, `target` $Y$, $U_0^\top U_0 - V_0^\top V_0 = \lambda I$ | the product $UV^\top(t/\tau)$ ([`Riccati`]) |
-//! | `diagonal` | `gradient_flow`, `diagonal_uv`/`diagonal_sq`, `target` or orthogonal-design `regression` | both blocks $(u, v)(t/\tau)$ ([`diagonal::DiagonalFlow`]) |
+//! | `saxe_modes` | `gradient_flow`, `deep_linear` (depth ≥ 2), `target` Φ, balanced start aligned with Φ's SVD | the product $U\operatorname{diag}(u_i(t/\tau))V^\top$ ([`SaxeModes`]) |
+//! | `riccati` | `gradient_flow`, `factor`, `target` $Y$, $U_0^\top U_0 - V_0^\top V_0 = \lambda I$ | the product $UV^\top(t/\tau)$ ([`RiccatiProduct`]) |
+//! | `diagonal` | `gradient_flow`, `diagonal_uv`/`diagonal_sq`, `target` or orthogonal-design `regression` | both blocks $(u, v)(t/\tau)$ ([`DiagonalModes`]) |
 //! | `hyperbolic_entropy` | `gradient_flow`, diagonal, `regression` with $n \le d$ | the final $\beta$ against the $t\to\infty$ limit ([`diagonal::hyperbolic_entropy_argmin`] with [`diagonal::flow_potential`]) |
 //! | `kempf_ness` | `regularizer_flow` or `moment_map_flow` | the final $\frac12\|W\|^2$ against the minimum on the fibre ([`kempf_ness_minimum`]) |
 //! | `balancing` | `regularizer_flow` (any widths), `moment_map_flow` (widths `[1, 1, 1]`) | the moment map $e^{-2t/\tau}\mu(0)$ ([`balancing::regularizer_flow_mu`]); the state ([`balancing::moment_flow_n2`]) |
@@ -19,10 +19,9 @@
 
 use super::numbers::{f64_of, short};
 use super::section::{bad, Section};
-use crate::closed_form::lindsey_menon::{kempf_ness_minimum, moment_map, regularizer, thin_svd};
-use crate::closed_form::riccati::Riccati;
-use crate::closed_form::{balancing, diagonal, saxe};
-use crate::decimal;
+use crate::closed_form::lindsey_menon::{kempf_ness_minimum, moment_map, regularizer};
+use crate::closed_form::reference::{entries, DiagonalModes, Gap, Reference, RiccatiProduct, SaxeModes};
+use crate::closed_form::{balancing, diagonal};
 use crate::error::{Error, Result};
 use crate::invariants::LawReport;
 use crate::mat::Mat;
@@ -159,65 +158,6 @@ pub(crate) struct RefRun<'a, S> {
 /// The run's and the closed form's entries at one saved time and state.
 type Pairs<'a, S> = dyn FnMut(&S, &Params<S>) -> Result<(Vec<S>, Vec<S>)> + 'a;
 
-/// A mode strength $u(t)$ of a closed form.
-type Mode<'a, S> = Box<dyn Fn(&S) -> Result<S> + 'a>;
-
-/// Worst deviation over the checks, in the layout of a law report.
-struct Gap<S> {
-    report: LawReport,
-    worst: Option<S>,
-    all_zero: bool,
-}
-
-impl<S: Real> Gap<S> {
-    fn new(quantity: &str, law: &str) -> Self {
-        let report = LawReport::unchecked(quantity, law);
-        Gap { report, worst: None, all_zero: true }
-    }
-
-    /// One check at save `k`, time `t`: the run's `got` against the closed form's `want`.
-    fn add(&mut self, k: usize, t: &S, got: &[S], want: &[S]) {
-        let zero = t.zero_like();
-        let mut diff = zero.clone();
-        let mut scale = zero.clone();
-        for (g, w) in got.iter().zip(want) {
-            let d = (g.clone() - w.clone()).abs();
-            if d > diff || !d.is_finite() {
-                diff = d;
-            }
-            let a = w.abs();
-            if a > scale || !a.is_finite() {
-                scale = a;
-            }
-        }
-        let r = &mut self.report;
-        r.checks += 1;
-        r.items += got.len();
-        r.series.push((t.to_f64(), diff.to_f64()));
-        r.series_text.push((decimal::text(t), decimal::text(&diff)));
-        if !(diff.is_finite() && scale.is_finite()) && r.non_finite.is_none() {
-            r.non_finite = Some(format!("the deviation from the closed form at save {k} (t = {})", t.to_f64()));
-        }
-        self.all_zero &= diff.is_zero();
-        let s = if scale.is_zero() { scale.one_like() } else { scale };
-        let rel = (diff.clone() / s.clone()).to_f64();
-        if self.worst.is_none() || rel > r.worst_rel || rel.is_nan() {
-            r.worst_rel = rel;
-            r.worst_abs = diff.to_f64();
-            r.worst_abs_text = decimal::text(&diff);
-            r.scale = s.to_f64();
-            r.at_step = k;
-            r.at_time = t.to_f64();
-            self.worst = Some(diff);
-        }
-    }
-
-    fn finish(mut self) -> LawReport {
-        self.report.exact_zero = self.report.checks > 0 && self.all_zero;
-        self.report
-    }
-}
-
 fn refused(e: Error) -> Error {
     match e {
         Error::Precondition { reference, message } => bad(KEY, format!("{reference}: {message}")),
@@ -228,16 +168,6 @@ fn refused(e: Error) -> Error {
 
 fn to_s<S: Real>(m: &Mat<Q>, proto: &S) -> Mat<S> {
     m.map(|x| proto.from_q_like(x))
-}
-
-/// `a` and `b` agree to `10^3·ε·max(1, |b|)` of the working precision (a precondition on the
-/// start, which the file gives exactly or computes at this precision).
-fn close<S: Real>(a: &Mat<S>, b: &Mat<S>) -> bool {
-    let proto = a.proto();
-    let scale = b.max_abs().unwrap_or_else(|| proto.zero_like());
-    let one = proto.one_like();
-    let bound = proto.epsilon_like() * proto.from_i64_like(1000) * if scale > one { scale } else { one };
-    a.sub(b).max_abs().is_some_and(|d| d <= bound)
 }
 
 /// Compares `run` with the closed form of `spec` at the run's precision.
@@ -272,62 +202,21 @@ pub(crate) fn compare<S: Real>(spec: &ReferenceSpec, run: &RefRun<S>) -> Result<
         }
         Ok(())
     };
-    let flat = |m: Mat<S>| m.into_vec();
     match spec.kind {
         RefKind::SaxeModes => {
             let phi = target()?;
             shape_of(&phi, model.arch.output_shape())?;
-            let depth = model.arch.depth();
-            let (u, s, v) = thin_svd(&phi).map_err(refused)?;
-            let d0 = u.t().matmul(&model.end_to_end(w0)).matmul(&v);
-            let u0: Vec<S> = (0..s.len()).map(|i| d0.get(i, i).clone()).collect();
-            let product = |vals: &[S]| {
-                let d = Mat::from_fn(
-                    vals.len(),
-                    vals.len(),
-                    |i, j| if i == j { vals[i].clone() } else { proto.zero_like() },
-                );
-                u.matmul(&d).matmul(&v.t())
-            };
-            if !close(&model.end_to_end(w0), &product(&u0)) {
-                return Err(bad(
-                    KEY,
-                    "saxe_modes: the start's product is not U diag(u0) V^T for the SVD Phi = U S V^T (an aligned start)",
-                ));
-            }
-            for (j, m) in moment_map(w0).iter().enumerate() {
-                if !close(m, &m.zeros_like()) {
-                    return Err(bad(KEY, format!("saxe_modes: the start is not balanced at hidden layer {}", j + 1)));
-                }
-            }
-            let one = proto.one_like();
-            let modes = s
-                .iter()
-                .zip(&u0)
-                .map(|(si, ui)| -> Result<Mode<'_, S>> {
-                    if depth == 2 {
-                        let m = saxe::BalancedMode::new(si.clone(), ui.clone(), one.clone()).map_err(refused)?;
-                        Ok(Box::new(move |t| m.u(t)))
-                    } else {
-                        let m =
-                            saxe::DeepBalancedMode::new(depth, si.clone(), ui.clone(), one.clone()).map_err(refused)?;
-                        Ok(Box::new(move |t| m.u(t)))
-                    }
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let r = SaxeModes::new(&model.arch, &phi, w0, tau.clone()).map_err(refused)?;
             let mut gap = Gap::new("product (Saxe modes)", "= U diag(u_i(t/tau)) V^T at saved times");
-            every(&mut gap, &mut |t, w| {
-                let vals = modes.iter().map(|m| m(&unit(t))).collect::<Result<Vec<_>>>().map_err(refused)?;
-                Ok((flat(model.end_to_end(w)), flat(product(&vals))))
-            })?;
+            every(&mut gap, &mut |t, w| Ok((entries(&r.observed(w)), entries(&r.at(t).map_err(refused)?))))?;
             Ok(gap.finish())
         }
         RefKind::Riccati => {
             let y = target()?;
             shape_of(&y, model.arch.output_shape())?;
-            let r = Riccati::new(&y, &w0.blocks[0], &w0.blocks[1]).map_err(refused)?;
+            let r = RiccatiProduct::new(&model.arch, &y, w0, tau.clone()).map_err(refused)?;
             let mut gap = Gap::new("product (Riccati)", "= U V^T of the Riccati closed form at saved times");
-            every(&mut gap, &mut |t, w| Ok((flat(model.end_to_end(w)), flat(r.product(&unit(t)).map_err(refused)?))))?;
+            every(&mut gap, &mut |t, w| Ok((entries(&r.observed(w)), entries(&r.at(t).map_err(refused)?))))?;
             Ok(gap.finish())
         }
         RefKind::Diagonal => {
@@ -342,12 +231,9 @@ pub(crate) fn compare<S: Real>(spec: &ReferenceSpec, run: &RefRun<S>) -> Result<
             };
             // An orthogonal design given exactly is orthogonal to rounding at this precision.
             let design_tol = 1e3 * proto.epsilon_like().to_f64();
-            let flow = diagonal::DiagonalFlow::new(m, w0, design_tol).map_err(refused)?;
+            let r = DiagonalModes::new(m, w0, tau.clone(), design_tol).map_err(refused)?;
             let mut gap = Gap::new("parameters (diagonal)", "= (u, v)(t/tau) of the coordinate flows");
-            every(&mut gap, &mut |t, w| {
-                let want = flow.params(&unit(t)).map_err(refused)?;
-                Ok((w.blocks.iter().flat_map(|b| b.as_slice().to_vec()).collect(), want.blocks.concat_vec()))
-            })?;
+            every(&mut gap, &mut |t, w| Ok((entries(&r.observed(w)), entries(&r.at(t).map_err(refused)?))))?;
             Ok(gap.finish())
         }
         RefKind::HyperbolicEntropy => {

@@ -4,9 +4,9 @@
 //! | file | what |
 //! |---|---|
 //! | `mod.rs` | the [`VectorField`] trait |
-//! | `problem.rs` | [`FlowProblem`]: field, start, horizon, save schedule, model, monitor |
+//! | `problem.rs` | [`FlowProblem`]: field, start, horizon, save schedule, model, monitor, recorded function, observers, reference |
 //! | `solve.rs` | the [`Integrator`] catalogue and [`FlowProblem::solve`] / [`solve`], the only place that lists the integrators |
-//! | `record.rs` | [`record::Recorder`]: save schedule, samples, energy quadrature hook, counters, outcome |
+//! | `record.rs` | [`record::Recorder`]: the one save schedule, saved points (loss, recorded function of the state, reference gap), monitor and observers, energy quadrature hook, counters, outcome; shared with discrete runs |
 //! | `integrators/` | one integrator per file behind [`integrators::Integrate`] |
 //! | `fields/` | the vector fields, one concept per file |
 //! | `tape.rs` | the one gradient recorded as a tape, evaluated on truncated power series (Taylor's method) |

@@ -1,9 +1,12 @@
 //! A flow problem: the field, the start, the horizon, the save schedule and the observers.
 
+use super::record::Hooks;
 use super::VectorField;
+use crate::closed_form::reference::Reference;
 use crate::error::{Error, Result};
 use crate::invariants::Monitor;
 use crate::model::Model;
+use crate::observe::{Observer, ObserverMode};
 use crate::params::Params;
 use crate::scalar::Scalar;
 use crate::trajectory::Save;
@@ -42,12 +45,14 @@ pub struct FlowProblem<'a, S: Scalar, F> {
     pub model: Option<&'a Model<S>>,
     /// Laws checked at every save, if any.
     pub monitor: Option<&'a mut Monitor<S>>,
+    /// A recorded function of the state, whether states are kept, observers.
+    pub hooks: Hooks<'a, S>,
 }
 
 impl<'a, S: Scalar, F: VectorField<S>> FlowProblem<'a, S, F> {
     /// The flow of `field` from `y0` over `[0, t1]`, saving the final state only.
     pub fn new(field: F, y0: &'a Params<S>, t1: f64) -> Self {
-        FlowProblem { field, y0, t1, save: Save::FinalOnly, model: None, monitor: None }
+        FlowProblem { field, y0, t1, save: Save::FinalOnly, model: None, monitor: None, hooks: Hooks::default() }
     }
 
     /// Sets the save schedule.
@@ -65,6 +70,53 @@ impl<'a, S: Scalar, F: VectorField<S>> FlowProblem<'a, S, F> {
     /// Sets the monitor whose laws are checked at every save (needs [`FlowProblem::model`]).
     pub fn monitor(mut self, monitor: &'a mut Monitor<S>) -> Self {
         self.monitor = Some(monitor);
+        self
+    }
+
+    /// Records `f(t, y)` at every saved point into [`Trajectory::recorded`](crate::trajectory::Trajectory::recorded)
+    /// (diffrax's `SaveAt(fn=…)`); `y` is the whole state of the field.
+    ///
+    /// ```
+    /// use linflow::prelude::*;
+    /// let arch = Arch::deep_linear(&[2, 3, 2]).unwrap();
+    /// let model = Model::new(arch.clone(), Loss::target(Mat::eye(2, 2, &0.0))).unwrap();
+    /// let p0 = init::gaussian(&arch, 0.5, &mut data::rng(1));
+    /// // The squared norm of the first layer, without keeping the states.
+    /// let traj = FlowProblem::new(GradientFlow::new(&model), &p0, 1.0)
+    ///     .model(&model)
+    ///     .save(Save::Times { times: vec![0.5] })
+    ///     .record(|_t: &f64, y: &Params<f64>| vec![y.blocks[0].as_slice().iter().map(|x| x * x).sum()])
+    ///     .keep_states(false)
+    ///     .solve(&Integrator::Rk4 { h: 0.01 })
+    ///     .unwrap();
+    /// assert_eq!(traj.recorded.len(), 3); // t = 0, 0.5, 1
+    /// assert!(traj.states.is_empty());
+    /// assert_eq!(traj.recorded[0][0], p0.blocks[0].as_slice().iter().map(|x| x * x).sum::<f64>());
+    /// ```
+    pub fn record(mut self, f: impl FnMut(&S, &Params<S>) -> Vec<S> + 'a) -> Self {
+        self.hooks.record(f);
+        self
+    }
+
+    /// Whether the trajectory keeps the saved states (true by default; the loss and the recorded
+    /// function are kept either way).
+    pub fn keep_states(mut self, keep: bool) -> Self {
+        self.hooks.keep_states = keep;
+        self
+    }
+
+    /// Adds an observer, called at the start, after the accepted steps its `mode` selects, and at
+    /// the end (see [`crate::observe`]).
+    pub fn observe(mut self, obs: &'a mut dyn Observer<S>, mode: ObserverMode) -> Self {
+        self.hooks.observe(obs, mode);
+        self
+    }
+
+    /// Attaches a closed form: the solver compares it with the state at every saved point and
+    /// reports the worst gap in [`Trajectory::reference`](crate::trajectory::Trajectory::reference)
+    /// (SciML's `analytic`; see [`crate::closed_form::reference`]).
+    pub fn reference(mut self, r: impl Reference<S> + 'a) -> Self {
+        self.hooks.reference = Some(Box::new(r));
         self
     }
 

@@ -254,18 +254,19 @@ impl<S: Scalar, F: VectorField<S>> FlowProblem<'_, S, F> {
     ///   `Gbs` need `f64` or `Mp` (an error names the missing operation otherwise); `Taylor` needs
     ///   `f64` or `Mp` and a [`super::GradientFlow`] (it records the model's gradient); `Dopri5`, `Dp5`,
     ///   `Dp8`, `Tsit5` and `Dop853` run in `f64` only.
-    pub fn solve(mut self, integrator: &Integrator) -> Result<Trajectory<S>> {
+    pub fn solve(self, integrator: &Integrator) -> Result<Trajectory<S>> {
         self.validate()?;
         integrator.validate()?;
-        let y0 = self.y0;
+        let FlowProblem { mut field, y0, t1, save, model, monitor, hooks } = self;
         let proto = y0.proto();
-        let energy = self.monitor.as_ref().is_some_and(|m| m.tracks_energy());
-        let mut rec = Recorder::new(self.t1, self.save.clone(), energy);
+        let energy = monitor.as_ref().is_some_and(|m| m.tracks_energy());
+        let mut rec = Recorder::new(t1, save, energy).with(model, monitor, hooks);
         if integrator.step_size().is_none() {
             // Adaptive methods land on times: reject step-counting schedules before running.
             rec.save_times()?;
         }
-        let field = &mut self.field;
+        rec.start(y0, &field.position(y0));
+        let field = &mut field;
         match integrator {
             Integrator::Euler { h } | Integrator::Heun { h } | Integrator::Rk4 { h } | Integrator::Rk8 { h } => {
                 FixedStep::new(*h, ExplicitRk::new(integrator.tableau(&proto)?, y0)?).integrate(field, y0, &mut rec)?
@@ -295,42 +296,8 @@ impl<S: Scalar, F: VectorField<S>> FlowProblem<'_, S, F> {
                 TaylorSeries { tol: tol.clone(), order: *order, max_step: *max_step }.integrate(field, y0, &mut rec)?
             }
         }
-        Ok(self.trajectory(integrator, rec))
-    }
-
-    /// Turns the recorder's samples into a trajectory: losses on the position, laws, counts.
-    fn trajectory(self, integrator: &Integrator, rec: Recorder<S>) -> Trajectory<S> {
-        let FlowProblem { field, y0, model, monitor, .. } = self;
-        let loss = |y: &Params<S>| model.map_or(f64::NAN, |m| m.loss(&field.position(y)).to_f64());
-        let mut traj = Trajectory {
-            method: integrator.name(),
-            precision: y0.proto().kind_name(),
-            times: vec![y0.proto().zero_like()],
-            steps: vec![0],
-            states: vec![y0.clone()],
-            loss: vec![loss(y0)],
-            laws: Vec::new(),
-            grad_calls: rec.stats.rhs_evals * field.gradient_calls(),
-            stats: rec.stats,
-            outcome: rec.outcome,
-        };
-        if let (Some(model), Some(mon)) = (model, monitor) {
-            mon.start(model, y0);
-            for s in &rec.samples {
-                mon.at_time(model, &s.y, s.step, &s.t);
-                if rec.energy {
-                    mon.at_time_energy(model, &field.position(&s.y), &s.energy, s.step, &s.t);
-                }
-            }
-            traj.laws = mon.reports();
-        }
-        for s in rec.samples {
-            traj.times.push(s.t);
-            traj.steps.push(s.step);
-            traj.loss.push(loss(&s.y));
-            traj.states.push(s.y);
-        }
-        traj
+        let grad_calls = rec.stats.rhs_evals * field.gradient_calls();
+        Ok(rec.finish(integrator.name(), grad_calls))
     }
 }
 

@@ -589,6 +589,7 @@ fn mul_add<S: Scalar>(dst: &mut S, tmp: &mut S, a: &S, b: &S) {
 /// Records the gradient of `model` at symbolic parameters shaped like `p` (variables numbered in
 /// [`Params::iter`] order), and, with `energy`, $\|\nabla L\|^2$ as one more output.
 pub fn record_gradient<S: Scalar>(model: &Model<S>, p: &Params<S>, energy: bool) -> Result<Tape<S>> {
+    model.loss.refuse_custom("taylor's method (the gradient recorded on a tape)")?;
     let proto = p.proto();
     let rm: Model<Rec<S>> = model.map(|x| Rec::constant(x.clone()));
     let mut i = 0;

@@ -1,7 +1,10 @@
+use super::custom::{LossFn, Rounded};
 use crate::error::{Error, Result};
 use crate::mat::Mat;
 use crate::scalar::Scalar;
 use serde::{Deserialize, Serialize};
+use std::marker::PhantomData;
+use std::sync::Arc;
 
 /// A loss `E(W)` on the end-to-end matrix, with its gradient.
 ///
@@ -11,6 +14,7 @@ use serde::{Deserialize, Serialize};
 /// | `Regression` | `(1/2n)‖WX − Y‖²_F`, samples are the `n` columns of `X`, `Y` | columns |
 /// | `Sensing` | `(1/2m)Σ_i (⟨A_i, W⟩ − y_i)²` | measurements |
 /// | `Completion` | `½Σ_{(i,j)∈Ω} (W_ij − M_ij)²` | observed entries |
+/// | `Custom` | a user's [`LossFn`] (see [`super::custom`]) | none |
 ///
 /// Sensing and completion losses take a [`Reduction`] ([`Loss::with_reduction`]): the defaults
 /// above, or the mean squared error `(1/m)Σ r_i²` (no ½) of the matrix-factorization papers. The
@@ -41,6 +45,14 @@ pub enum Loss<S> {
         y: Vec<S>,
         /// How the squared residuals are summed (default [`Reduction::HalfMean`]).
         reduction: Reduction,
+    },
+    /// A user's own loss ([`LossFn`]): value and gradient on the end-to-end matrix, no samples
+    /// (build it with [`Loss::custom`]).
+    Custom {
+        /// The loss.
+        f: Arc<dyn LossFn<S>>,
+        /// A number of the loss's type and precision (`0.0` for `f64`), for conversions.
+        proto: S,
     },
     /// `½Σ_Ω (W_ij − M_ij)²`.
     Completion {
@@ -83,6 +95,11 @@ impl<S: Scalar> Loss<S> {
     /// `½‖W − Φ‖²`.
     pub fn target(phi: Mat<S>) -> Self {
         Loss::Target { phi }
+    }
+
+    /// A user's own loss `f` in the number type and precision of `proto` (`&0.0` for `f64`).
+    pub fn custom(f: impl LossFn<S> + 'static, proto: &S) -> Self {
+        Loss::Custom { f: Arc::new(f), proto: proto.clone() }
     }
 
     /// `(1/2n)‖WX − Y‖²` from inputs `X` (`d_0×n`) and outputs `Y` (`d_N×n`).
@@ -160,13 +177,33 @@ impl<S: Scalar> Loss<S> {
             Loss::Regression { x, y, .. } => (y.rows(), x.rows()),
             Loss::Sensing { a, .. } => a[0].shape(),
             Loss::Completion { shape, .. } => *shape,
+            Loss::Custom { f, .. } => f.shape(),
+        }
+    }
+
+    /// The name of a custom loss (`None` for the built-in ones).
+    pub fn custom_name(&self) -> Option<String> {
+        match self {
+            Loss::Custom { f, .. } => Some(f.name()),
+            _ => None,
+        }
+    }
+
+    /// An error naming a custom loss for a code path (`what`) that needs the loss's structure;
+    /// `Ok` for the built-in losses.
+    pub fn refuse_custom(&self, what: &str) -> Result<()> {
+        match self.custom_name() {
+            Some(name) => Err(Error::Unsupported(format!(
+                "{what} needs the loss's structure; the custom loss \"{name}\" gives only its value and gradient"
+            ))),
+            None => Ok(()),
         }
     }
 
     /// Number of samples for mini-batches.
     pub fn n_samples(&self) -> Option<usize> {
         match self {
-            Loss::Target { .. } => None,
+            Loss::Target { .. } | Loss::Custom { .. } => None,
             Loss::Regression { x, .. } => Some(x.cols()),
             Loss::Sensing { a, .. } => Some(a.len()),
             Loss::Completion { entries, .. } => Some(entries.len()),
@@ -271,10 +308,15 @@ impl<S: Scalar> Loss<S> {
                 }
                 v * c
             }
+            Loss::Custom { f, .. } => {
+                f.grad(w, g);
+                f.value(w)
+            }
         }
     }
 
-    /// Converts the data to another number type.
+    /// Converts the data to another number type (a [`Loss::Custom`] is evaluated in its own type,
+    /// through `f64`: see [`super::custom`]).
     pub fn map<T: Scalar>(&self, f: &impl Fn(&S) -> T) -> Loss<T> {
         match self {
             Loss::Target { phi } => Loss::Target { phi: phi.map(f) },
@@ -290,6 +332,12 @@ impl<S: Scalar> Loss<S> {
                 entries: entries.iter().map(|(i, j, m)| (*i, *j, f(m))).collect(),
                 reduction: *reduction,
             },
+            // The loss stays in its own number type (see `custom::Rounded`); the paths that need
+            // exact derivatives through it refuse it before mapping.
+            Loss::Custom { f: inner, proto } => {
+                let bridge = Rounded::<S, T> { inner: inner.clone(), proto: proto.clone(), _to: PhantomData };
+                Loss::Custom { f: Arc::new(bridge), proto: f(proto) }
+            }
         }
     }
 }

@@ -7,10 +7,12 @@
 //! calls [`Model::grad_into`].
 
 mod arch;
+pub mod custom;
 mod loss;
 mod sparse;
 
 pub use arch::Arch;
+pub use custom::LossFn;
 pub use loss::{Loss, Reduction};
 
 use crate::error::{Error, Result};

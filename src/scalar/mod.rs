@@ -242,6 +242,7 @@ impl Scalar for f64 {
             thin::gemm(m, k, n, a, (rsa, csa), b, (rsb, csb), accumulate, c);
             return;
         }
+        #[cfg(feature = "parallel")]
         if m * n * k >= thin::PARALLEL_WORK && m >= 16 && rayon::current_num_threads() > 1 {
             // Two halves of the rows of C on two threads (rayon's: inside a busy pool, such as a
             // sweep's, the second half simply runs after the first on the same thread).

@@ -202,6 +202,7 @@ pub fn along<S: Real>(
     Ok(out)
 }
 
+#[cfg(feature = "cli")]
 /// The reports of `linflow stability FILE`: the file's model, starting point and discrete method
 /// in the precision of `proto`, analyzed where `at` says.
 pub fn from_spec<S: Real + crate::config::RunScalar>(

@@ -68,6 +68,7 @@ impl fmt::Debug for Problem {
                 shape.1,
                 entries.iter().map(|(i, j, m)| format!("({i},{j})={m}")).collect::<Vec<_>>().join(", ")
             )?,
+            Loss::Custom { f: loss, .. } => write!(f, "custom {}", loss.name())?,
         }
         if let Some(l) = &self.model.weight_decay {
             write!(f, "; weight decay {l}")?;

@@ -22,7 +22,9 @@ pub struct Hvp<S: Scalar> {
 }
 
 impl<S: Scalar> Hvp<S> {
-    /// Hessian-vector products of `model`.
+    /// Hessian-vector products of `model`. A custom loss ([`crate::model::LossFn`]) does not
+    /// expose its arithmetic to dual numbers: the fields that use this refuse it (see
+    /// [`crate::model::Loss::refuse_custom`]).
     pub fn new(model: &Model<S>) -> Self {
         Hvp { model: model.map(|x| Dual::constant(x.clone())), ws: None, point: None, out: None }
     }

@@ -42,6 +42,9 @@ impl<'a, S: Real> SamFlow<'a, S> {
     /// SAM's flow with radius `rho` (≥ 0, finite) in the given form.
     pub fn new(model: &'a Model<S>, rho: S, form: SamForm) -> Result<Self> {
         check_nonneg("rho", &rho)?;
+        if form == SamForm::Modified {
+            model.loss.refuse_custom("the modified SAM flow (exact Hessian-vector products)")?;
+        }
         Ok(SamFlow { model, rho, form, ws: None, hvp: None, g: None })
     }
 }
@@ -131,6 +134,9 @@ impl<'a, S: Scalar> UsamFlow<'a, S> {
     /// USAM's flow with ascent factor `rho` (≥ 0, finite) in the given form.
     pub fn new(model: &'a Model<S>, rho: S, form: SamForm) -> Result<Self> {
         check_nonneg("rho", &rho)?;
+        if form == SamForm::Modified {
+            model.loss.refuse_custom("the modified USAM flow (exact Hessian-vector products)")?;
+        }
         Ok(UsamFlow { model, rho, form, ws: None, hvp: None, g: None })
     }
 }
@@ -183,6 +189,7 @@ impl<'a, S: Scalar> ModifiedGdFlow<'a, S> {
         if !eta.is_finite() || eta <= eta.zero_like() {
             return Err(Error::invalid("eta", format!("step size must be finite and > 0, got {eta}")));
         }
+        model.loss.refuse_custom("the modified flow of GD (exact Hessian-vector products)")?;
         let half_eta = eta.clone() * eta.ratio_like(1, 2);
         Ok(ModifiedGdFlow { model, half_eta, hvp: Hvp::new(model), ws: None, g: None })
     }

@@ -560,7 +560,7 @@ pub struct EmbeddedRk {
 }
 
 impl<S: Scalar> Integrate<S> for EmbeddedRk {
-    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<S>) -> Result<()> {
+    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<'_, S>) -> Result<()> {
         integrate(field, y0, &self.pair, self.rtol, self.atol, rec)
     }
 }
@@ -571,7 +571,7 @@ fn integrate<S: Scalar, F: VectorField<S>>(
     pair: &EmbeddedPair<f64>,
     rtol: f64,
     atol: f64,
-    rec: &mut Recorder<S>,
+    rec: &mut Recorder<'_, S>,
 ) -> Result<()> {
     let proto = y0.proto();
     if std::any::TypeId::of::<S>() != std::any::TypeId::of::<f64>() {
@@ -588,39 +588,47 @@ fn integrate<S: Scalar, F: VectorField<S>>(
     let mut yp = y0.clone();
     let mut dp = y0.zeros_like();
     let mut state: Vec<f64> = y0.iter().map(Scalar::to_f64).chain(energy.then_some(0.0)).collect();
-    let mut rhs = |t: f64, x: &[f64], dx: &mut [f64]| {
-        // Block by block over plain slices (a copy for f64), not through the flattening iterator.
-        let mut off = 0;
-        for blk in &mut yp.blocks {
-            let d = blk.as_mut_slice();
-            let len = d.len();
-            for (d, s) in d.iter_mut().zip(&x[off..off + len]) {
-                *d = proto.from_f64_like(*s);
-            }
-            off += len;
-        }
-        field.eval(&proto.from_f64_like(t), &yp, &mut dp);
-        let mut off = 0;
-        for blk in &dp.blocks {
-            let s = blk.as_slice();
-            for (d, s) in dx[off..off + s.len()].iter_mut().zip(s) {
-                *d = s.to_f64();
-            }
-            off += s.len();
-        }
-        if energy {
-            dx[n] = dx[..n].iter().map(|v| v * v).sum();
-        }
-    };
     let mut solver = Embedded::new(pair, m);
-    let targets = rec.save_times()?;
+    rec.adaptive()?;
     let mut t = 0.0;
     let mut p = y0.clone();
-    for &target in &targets {
-        if target <= t {
-            continue;
-        }
-        let res = solver.integrate(&mut rhs, t, target, &mut state, &ctl, |_, _| {});
+    let mut seen = y0.clone();
+    while let Some(target) = rec.next_target(t) {
+        let mut rhs = |t: f64, x: &[f64], dx: &mut [f64]| {
+            // Block by block over plain slices (a copy for f64), not through the flattening iterator.
+            let mut off = 0;
+            for blk in &mut yp.blocks {
+                let d = blk.as_mut_slice();
+                let len = d.len();
+                for (d, s) in d.iter_mut().zip(&x[off..off + len]) {
+                    *d = proto.from_f64_like(*s);
+                }
+                off += len;
+            }
+            field.eval(&proto.from_f64_like(t), &yp, &mut dp);
+            let mut off = 0;
+            for blk in &dp.blocks {
+                let s = blk.as_slice();
+                for (d, s) in dx[off..off + s.len()].iter_mut().zip(s) {
+                    *d = s.to_f64();
+                }
+                off += s.len();
+            }
+            if energy {
+                dx[n] = dx[..n].iter().map(|v| v * v).sum();
+            }
+        };
+        let mut k = solver.stats.accepted;
+        let observe = |tk: f64, x: &[f64]| {
+            k += 1;
+            if rec.wants_step(k) {
+                for (d, s) in seen.iter_mut().zip(x) {
+                    *d = proto.from_f64_like(*s);
+                }
+                rec.observe_step(k, &proto.from_f64_like(tk), &seen, None);
+            }
+        };
+        let res = solver.integrate(&mut rhs, t, target, &mut state, &ctl, observe);
         rec.stats = solver.stats;
         let stop_t = match &res {
             Ok(()) => target,
@@ -634,10 +642,10 @@ fn integrate<S: Scalar, F: VectorField<S>>(
         match res {
             Ok(()) => {
                 t = target;
-                rec.save(&p, &e, step, &ts);
+                rec.save(&*field, &p, &e, step, &ts);
             }
             Err(Stop::StepLimit { .. }) => {
-                rec.step_limit(&p, &e, step, &ts);
+                rec.step_limit(&*field, &p, &e, step, &ts);
                 return Ok(());
             }
             Err(Stop::StepUnderflow { non_finite, .. }) => {
@@ -646,7 +654,7 @@ fn integrate<S: Scalar, F: VectorField<S>>(
                     pair.name,
                     if non_finite { " after non-finite values of the vector field" } else { "" }
                 );
-                rec.step_underflow(&p, &e, step, &ts, solver.next_step(), reason);
+                rec.step_underflow(&*field, &p, &e, step, &ts, solver.next_step(), reason);
                 return Ok(());
             }
         }

@@ -26,18 +26,17 @@ impl<St> FixedStep<St> {
 }
 
 impl<S: Scalar, St: Stepper<S>> Integrate<S> for FixedStep<St> {
-    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<S>) -> Result<()> {
+    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<'_, S>) -> Result<()> {
         let proto = y0.proto();
         let n = (rec.t1 / self.h).ceil() as usize;
         let hs = proto.from_f64_like(rec.t1) / proto.from_i64_like(n.max(1) as i64);
         let hf = rec.t1 / n.max(1) as f64;
-        let save = rec.save_steps(n, hf);
+        rec.fixed_steps(n, hf);
         let mut y = y0.clone();
         let mut last = y0.clone();
         let mut e = proto.zero_like();
         let mut e_last = proto.zero_like();
         let mut t = proto.zero_like();
-        let mut next = 0;
         for step in 1..=n {
             copy_into(&mut last, &y);
             e_last.clone_from(&e);
@@ -48,23 +47,18 @@ impl<S: Scalar, St: Stepper<S>> Integrate<S> for FixedStep<St> {
                 Err(fail) => {
                     rec.stats.rhs_evals += fail.evals;
                     rec.stats.rejected += 1;
-                    rec.convergence_failure(&last, &e_last, step - 1, &t_prev, hf, fail.reason);
+                    rec.convergence_failure(&*field, &last, &e_last, step - 1, &t_prev, hf, fail.reason);
                     return Ok(());
                 }
             }
             // t_k = k·(t1/n) computed from k, so that no rounding accumulates in the time.
             t = hs.clone() * proto.from_i64_like(step as i64);
             if !y.is_finite() {
-                rec.non_finite(&last, &e_last, step - 1, &t_prev, step as f64 * hf);
+                rec.non_finite(&*field, &last, &e_last, step - 1, &t_prev, step as f64 * hf);
                 return Ok(());
             }
             rec.stats.accepted += 1;
-            while next < save.len() && save[next] < step {
-                next += 1;
-            }
-            if next < save.len() && save[next] == step {
-                rec.save(&y, &e, step, &t);
-            }
+            rec.accepted(&*field, step, &t, &y, &e);
         }
         Ok(())
     }

@@ -164,7 +164,7 @@ pub struct Extrapolation {
 }
 
 impl<S: Scalar> Integrate<S> for Extrapolation {
-    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<S>) -> Result<()> {
+    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<'_, S>) -> Result<()> {
         integrate(field, y0, self.rtol, self.atol, rec)
     }
 }
@@ -175,7 +175,7 @@ fn integrate<S: Scalar, F: VectorField<S>>(
     y0: &Params<S>,
     rtol: f64,
     atol: f64,
-    rec: &mut Recorder<S>,
+    rec: &mut Recorder<'_, S>,
 ) -> Result<()> {
     let proto = y0.proto();
     let eps = epsilon_of(&proto).ok_or_else(|| {
@@ -223,7 +223,7 @@ fn integrate<S: Scalar, F: VectorField<S>>(
     let tol_digits = -rtol.max(f64::MIN_POSITIVE).log10();
     let mut kc = ((0.6 * tol_digits + 0.5) as usize).clamp(2, kmax - 1);
 
-    let targets = rec.save_times()?;
+    rec.adaptive()?;
 
     let mut y = y0.clone();
     let mut y_last = y0.clone();
@@ -242,16 +242,13 @@ fn integrate<S: Scalar, F: VectorField<S>>(
     let mut hopt = vec![0.0f64; kmax + 1];
     // Smallest scaled error (log2) among rejected steps, to say what tolerance was reachable.
     let mut l2best = f64::INFINITY;
-    for &target in &targets {
-        if target <= tf {
-            continue;
-        }
+    while let Some(target) = rec.next_target(tf) {
         let target_s = proto.from_f64_like(target);
         let mut rejects = 0usize;
         while tf < target {
             if steps >= MAX_STEPS {
                 rec.stats.rhs_evals = g.evals;
-                rec.step_limit(&y, &e_total, steps, &t);
+                rec.step_limit(&*field, &y, &e_total, steps, &t);
                 return Ok(());
             }
             let remaining = target - tf;
@@ -321,9 +318,10 @@ fn integrate<S: Scalar, F: VectorField<S>>(
                     if !y.is_finite() {
                         rec.stats.rhs_evals = g.evals;
                         let e_last = e_total.clone() - g.row.e[j].clone();
-                        rec.non_finite(&y_last, &e_last, steps - 1, &(t.clone() - hs.clone()), tf);
+                        rec.non_finite(&*field, &y_last, &e_last, steps - 1, &(t.clone() - hs.clone()), tf);
                         return Ok(());
                     }
+                    rec.observe_step(steps, &t, &y, None);
                     // Next row and step: compare work per unit step of rows j−1 and j.
                     let w = |i: usize| g.work[i] / hopt[i].max(f64::MIN_POSITIVE);
                     let (knew, hnew) = if j >= 2 && w(j - 1) < 0.8 * w(j) {
@@ -349,7 +347,7 @@ fn integrate<S: Scalar, F: VectorField<S>>(
                     if h_prop <= 16.0 * f64::EPSILON * tf.abs().max(1.0) || rejects > 100 {
                         rec.stats.rhs_evals = g.evals;
                         if nonfinite {
-                            rec.non_finite(&y, &e_total, steps, &t, tf);
+                            rec.non_finite(&*field, &y, &e_total, steps, &t, tf);
                             return Ok(());
                         }
                         let could = l2tol + l2best.max(0.0);
@@ -360,7 +358,7 @@ fn integrate<S: Scalar, F: VectorField<S>>(
                              the flow near t = {tf}); loosen the tolerance or use integrator taylor",
                             could.exp2()
                         );
-                        rec.step_underflow(&y, &e_total, steps, &t, h_prop, reason);
+                        rec.step_underflow(&*field, &y, &e_total, steps, &t, h_prop, reason);
                         return Ok(());
                     }
                 }
@@ -368,7 +366,7 @@ fn integrate<S: Scalar, F: VectorField<S>>(
             hopt.iter_mut().for_each(|x| *x = 0.0);
         }
         rec.stats.rhs_evals = g.evals;
-        rec.save(&y, &e_total, steps, &t);
+        rec.save(&*field, &y, &e_total, steps, &t);
     }
     rec.stats.rhs_evals = g.evals;
     Ok(())

@@ -50,7 +50,7 @@ pub trait Integrate<S: Scalar> {
     /// not support, tolerances below the working precision); a failure during the run
     /// (non-finite state, step-size underflow, non-convergence, step limit) is the recorder's
     /// outcome, with the samples saved so far kept.
-    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<S>) -> Result<()>;
+    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<'_, S>) -> Result<()>;
 }
 
 /// Why one step failed.

@@ -75,7 +75,7 @@ pub struct DormandPrince {
 }
 
 impl<S: Scalar> Integrate<S> for DormandPrince {
-    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<S>) -> Result<()> {
+    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<'_, S>) -> Result<()> {
         #[cfg(feature = "ode-solvers")]
         return integrate(field, y0, self.eighth, self.rtol, self.atol, rec);
         #[cfg(not(feature = "ode-solvers"))]
@@ -96,7 +96,7 @@ fn integrate<S: Scalar, F: VectorField<S>>(
     eighth: bool,
     rtol: f64,
     atol: f64,
-    rec: &mut Recorder<S>,
+    rec: &mut Recorder<'_, S>,
 ) -> Result<()> {
     let proto = y0.proto();
     if std::any::TypeId::of::<S>() != std::any::TypeId::of::<f64>() {
@@ -120,16 +120,18 @@ fn integrate<S: Scalar, F: VectorField<S>>(
     };
     let mut state =
         DVector::from_iterator(n + usize::from(energy), y0.iter().map(Scalar::to_f64).chain(energy.then_some(0.0)));
-    let targets = rec.save_times()?;
+    rec.adaptive()?;
     let name = if eighth { "dop853" } else { "dopri5" };
     let mut t = 0.0;
     let mut h0: f64 = 0.0;
     let mut p = y0.clone();
     let mut step = 0;
-    for &target in &targets {
-        if target <= t {
-            continue;
-        }
+    let mut seen = y0.clone();
+    // Every accepted state of a segment is kept only for the observers.
+    let observing = rec.observing();
+    let outputs =
+        |ys: &Vec<DVector<f64>>, all: bool| if all { ys.clone() } else { ys.last().cloned().into_iter().collect() };
+    while let Some(target) = rec.next_target(t) {
         let span = target - t;
         let h_init = if h0 > 0.0 { h0.min(span) } else { 0.0 };
         sys.bad.set(false);
@@ -155,7 +157,7 @@ fn integrate<S: Scalar, F: VectorField<S>>(
                 OutputType::Sparse,
             );
             let r = s.integrate();
-            (r, s.x_out().clone(), s.y_out().last().cloned())
+            (r, s.x_out().clone(), outputs(s.y_out(), observing))
         } else {
             let mut s = Dopri5::from_param(
                 &sys,
@@ -176,11 +178,20 @@ fn integrate<S: Scalar, F: VectorField<S>>(
                 OutputType::Sparse,
             );
             let r = s.integrate();
-            (r, s.x_out().clone(), s.y_out().last().cloned())
+            (r, s.x_out().clone(), outputs(s.y_out(), observing))
         };
         rec.stats.rhs_evals = sys.evals.get();
         let accepted = xs.len().saturating_sub(1);
-        let last_state = ys.filter(|y| y.iter().all(|v| v.is_finite()));
+        // The accepted steps of the segment, in order (the first point is where it started).
+        for (i, (x, y)) in xs.iter().zip(&ys).enumerate().skip(1).filter(|_| observing) {
+            if y.iter().all(|v| v.is_finite()) && rec.wants_step(step + i) {
+                for (d, s) in seen.iter_mut().zip(y.iter()) {
+                    *d = proto.from_f64_like(*s);
+                }
+                rec.observe_step(step + i, &proto.from_f64_like(*x), &seen, None);
+            }
+        }
+        let last_state = ys.last().cloned().filter(|y| y.iter().all(|v| v.is_finite()));
         match (res, last_state) {
             (Ok(_), Some(y)) => {
                 step += accepted;
@@ -192,7 +203,8 @@ fn integrate<S: Scalar, F: VectorField<S>>(
                     *d = proto.from_f64_like(*s);
                 }
                 let e = proto.from_f64_like(if energy { state[n] } else { 0.0 });
-                rec.save(&p, &e, step, &proto.from_f64_like(t));
+                let f = sys.field.borrow();
+                rec.save(&**f, &p, &e, step, &proto.from_f64_like(t));
             }
             (Err(ode_solvers::dop_shared::IntegrationError::MaxNumStepReached { n_step, .. }), _) => {
                 // ode_solvers keeps no state of the interrupted segment: the trajectory ends at the
@@ -206,9 +218,10 @@ fn integrate<S: Scalar, F: VectorField<S>>(
                     Err(ode_solvers::dop_shared::IntegrationError::StepSizeUnderflow { x }) => *x,
                     _ => t,
                 };
-                let last = rec.samples.last().map_or_else(|| y0.clone(), |s| s.y.clone());
-                let e = rec.samples.last().map_or_else(|| proto.zero_like(), |s| s.energy.clone());
-                rec.non_finite(&last, &e, step, &proto.from_f64_like(t), at);
+                let last = rec.last_saved().map_or_else(|| y0.clone(), |s| s.y.clone());
+                let e = rec.last_saved().map_or_else(|| proto.zero_like(), |s| s.energy.clone());
+                let f = sys.field.borrow();
+                rec.non_finite(&**f, &last, &e, step, &proto.from_f64_like(t), at);
                 return Ok(());
             }
             (Err(ode_solvers::dop_shared::IntegrationError::StepSizeUnderflow { x }), _) => {

@@ -80,7 +80,7 @@ impl TaylorSeries {
 }
 
 impl<S: Scalar> Integrate<S> for TaylorSeries {
-    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<S>) -> Result<()> {
+    fn integrate<F: VectorField<S>>(&mut self, field: &mut F, y0: &Params<S>, rec: &mut Recorder<'_, S>) -> Result<()> {
         let model: &Model<S> = field.gradient_flow_of().ok_or_else(|| {
             Error::Unsupported(format!(
                 "taylor integrates the gradient flow of a model (a polynomial vector field); {} is not one: \
@@ -89,7 +89,7 @@ impl<S: Scalar> Integrate<S> for TaylorSeries {
             ))
         })?;
         let scale = field.time_scale();
-        integrate(self, model, scale.as_ref(), y0, rec)
+        integrate(self, &*field, model, scale.as_ref(), y0, rec)
     }
 }
 
@@ -183,10 +183,11 @@ fn check_tolerance(tol: &Tolerance, kind: &str, bits: u32) -> Result<f64> {
 /// of the gradient flow at the rescaled time.
 fn integrate<S: Scalar>(
     set: &TaylorSeries,
+    field: &dyn VectorField<S>,
     model: &Model<S>,
     scale: Option<&S>,
     y0: &Params<S>,
-    rec: &mut Recorder<S>,
+    rec: &mut Recorder<'_, S>,
 ) -> Result<()> {
     let proto = y0.proto();
     let bits = proto.precision().ok_or_else(|| {
@@ -221,7 +222,7 @@ fn integrate<S: Scalar>(
     let mut l2sigma = 0.0f64;
     let mut sigma_estimated = false;
 
-    let targets = rec.save_times()?;
+    rec.adaptive()?;
     let mut y = y0.clone();
     let mut y_last = y0.clone();
     let mut e_total = proto.zero_like();
@@ -229,14 +230,11 @@ fn integrate<S: Scalar>(
     let mut t = proto.zero_like();
     let mut tf = 0.0f64;
     let mut steps = 0usize;
-    for &target in &targets {
-        if target <= tf {
-            continue;
-        }
+    while let Some(target) = rec.next_target(tf) {
         let target_s = proto.from_f64_like(target);
         while tf < target {
             if steps >= MAX_STEPS {
-                rec.step_limit(&y, &e_total, steps, &t);
+                rec.step_limit(field, &y, &e_total, steps, &t);
                 return Ok(());
             }
             let l2h = loop {
@@ -332,6 +330,7 @@ fn integrate<S: Scalar>(
             if !coef[..nv * stride].iter().all(S::is_finite) {
                 // A coefficient overflowed the number type: the state is finite, its series is not.
                 rec.step_underflow(
+                    field,
                     &y,
                     &e_total,
                     steps,
@@ -343,6 +342,7 @@ fn integrate<S: Scalar>(
             }
             if hf <= 16.0 * f64::EPSILON * tf.abs().max(1.0) {
                 rec.step_underflow(
+                    field,
                     &y,
                     &e_total,
                     steps,
@@ -392,11 +392,12 @@ fn integrate<S: Scalar>(
             steps += 1;
             rec.stats.accepted += 1;
             if !y.is_finite() {
-                rec.non_finite(&y_last, &e_last, steps - 1, &t_prev, tf);
+                rec.non_finite(field, &y_last, &e_last, steps - 1, &t_prev, tf);
                 return Ok(());
             }
+            rec.observe_step(steps, &t, &y, None);
         }
-        rec.save(&y, &e_total, steps, &t);
+        rec.save(field, &y, &e_total, steps, &t);
     }
     Ok(())
 }
