@@ -37,8 +37,10 @@ pub struct NuclearOptions {
     /// Newton polish on the rank identified by Douglas–Rachford ([`super::polish`]) after this
     /// many iterations and then after every doubling (200, 400, 800, …); `None` (the default):
     /// never. The polished point is certified by the same duality gap and kept only if its gap is
-    /// smaller. Not yet effective on the 100×100 instances from 500 entries (rank-17 minimizers):
-    /// there it does not reach a smaller gap than Douglas–Rachford's.
+    /// smaller. On the 100×100 rank-5 instances of `dmf-completion` (seed 0) it certifies to
+    /// round-off after 800 iterations from 1000 entries (Douglas–Rachford alone: 2170 to 1e-9)
+    /// and after 200 from 2000 (alone: 1000); from 500 entries (a rank-17 minimizer) it does not
+    /// yet reach a smaller gap than Douglas–Rachford's.
     pub polish_after: Option<usize>,
 }
 
