@@ -21,6 +21,7 @@ pub mod deep;
 pub mod descent;
 pub mod exact;
 pub mod nuclear;
+mod polish;
 pub mod spectral;
 
 pub use deep::CompletionProblem;

@@ -14,8 +14,10 @@
 //! fixed point $\Lambda \in \partial\|X^\star\|_*$ and the bounds meet. The solver stops when
 //! (upper − lower)/upper ≤ `tol`. Derivation: `proofs/matrix_completion.md`.
 
+use super::polish;
 use crate::error::{Error, Result};
 use crate::mat::Mat;
+use nalgebra::DMatrix;
 
 /// Options of [`min_nuclear_norm_completion`].
 #[derive(Clone, Debug)]
@@ -32,11 +34,19 @@ pub struct NuclearOptions {
     pub relax: f64,
     /// Evaluate the duality gap every this many iterations (each evaluation costs two SVDs).
     pub check_every: usize,
+    /// Newton polish on the rank identified by Douglas–Rachford ([`super::polish`]) after this
+    /// many iterations and then after every doubling (200, 400, 800, …); `None` (the default):
+    /// never. The polished point is certified by the same duality gap and kept only if its gap is
+    /// smaller. On the 100×100 rank-5 instances of `dmf-completion` (seed 0) it certifies to
+    /// round-off after 800 iterations from 1000 entries (Douglas–Rachford alone: 2170 to 1e-9)
+    /// and after 200 from 2000 (alone: 1000); from 500 entries (a rank-17 minimizer) it does not
+    /// yet reach a smaller gap than Douglas–Rachford's.
+    pub polish_after: Option<usize>,
 }
 
 impl Default for NuclearOptions {
     fn default() -> Self {
-        NuclearOptions { tol: 1e-9, max_iter: 20_000, gamma: None, relax: 1.0, check_every: 10 }
+        NuclearOptions { tol: 1e-9, max_iter: 20_000, gamma: None, relax: 1.0, check_every: 10, polish_after: None }
     }
 }
 
@@ -51,25 +61,30 @@ pub struct NuclearCompletion {
     pub lower_bound: f64,
     /// (upper − lower)/upper.
     pub rel_gap: f64,
-    /// Iterations done.
+    /// Douglas–Rachford iterations done.
     pub iterations: usize,
+    /// Levenberg–Marquardt steps of the Newton polish, over all attempts.
+    pub polish_steps: usize,
+    /// Rank of the last polish attempt (0: none).
+    pub polish_rank: usize,
     /// Whether `rel_gap <= tol` was reached (otherwise the iteration cap stopped it).
     pub converged: bool,
 }
 
-/// `U max(Σ − γ, 0) Vᵀ`.
-fn svt(y: &Mat<f64>, gamma: f64) -> Mat<f64> {
+/// `U max(Σ − γ, 0) Vᵀ`, with its balanced factors `U√(Σ−γ)` and `V√(Σ−γ)` (the kept singular
+/// values only).
+fn svt(y: &Mat<f64>, gamma: f64) -> (Mat<f64>, DMatrix<f64>, DMatrix<f64>) {
     let svd = y.to_na().svd(true, true);
     let (u, vt) = (svd.u.expect("requested"), svd.v_t.expect("requested"));
     let keep: Vec<usize> = (0..svd.singular_values.len()).filter(|&i| svd.singular_values[i] > gamma).collect();
+    let root = |k: usize| (svd.singular_values[keep[k]] - gamma).sqrt();
+    let l = DMatrix::from_fn(y.rows(), keep.len(), |i, k| u[(i, keep[k])] * root(k));
+    let r = DMatrix::from_fn(y.cols(), keep.len(), |j, k| vt[(keep[k], j)] * root(k));
     let mut out = Mat::zeros(y.rows(), y.cols(), &0.0);
-    if keep.is_empty() {
-        return out;
+    if !keep.is_empty() {
+        out = Mat::from_na(&(&l * r.transpose()));
     }
-    let us = Mat::from_fn(y.rows(), keep.len(), |i, k| u[(i, keep[k])] * (svd.singular_values[keep[k]] - gamma));
-    let v = Mat::from_fn(keep.len(), y.cols(), |k, j| vt[(keep[k], j)]);
-    Mat::gemm_into(&us, false, &v, false, false, &mut out);
-    out
+    (out, l, r)
 }
 
 fn nuclear_and_spectral(x: &Mat<f64>) -> (f64, f64) {
@@ -129,6 +144,8 @@ pub fn min_nuclear_norm_completion(
         rel_gap: 0.0,
         iterations: 0,
         converged: true,
+        polish_steps: 0,
+        polish_rank: 0,
     };
     let (_, top) = nuclear_and_spectral(&observed);
     if top == 0.0 {
@@ -147,29 +164,47 @@ pub fn min_nuclear_norm_completion(
     };
     let mut z = observed.clone();
     let mut best: Option<NuclearCompletion> = None;
+    let mut polish_steps = 0;
+    let mut next_polish = opts.polish_after;
+    let mut polish_rank = 0;
+    let mut record = |x: Mat<f64>, lambda: &Mat<f64>, it: usize, polish: (usize, usize)| -> bool {
+        let c = certify(x, lambda, &observed);
+        let done = c.rel_gap <= opts.tol;
+        if best.as_ref().is_none_or(|b| c.rel_gap < b.rel_gap) {
+            let (polish_steps, polish_rank) = polish;
+            best = Some(NuclearCompletion { iterations: it, converged: done, polish_steps, polish_rank, ..c });
+        }
+        done
+    };
     for it in 1..=opts.max_iter {
         let x = project(&z);
         let mut refl = x.scaled(&2.0);
         refl.axpy(&-1.0, &z);
-        let y = svt(&refl, gamma);
+        let (y, yl, yr) = svt(&refl, gamma);
         if it % opts.check_every == 0 || it == opts.max_iter {
-            let (upper, _) = nuclear_and_spectral(&x);
             let lambda = x.sub(&z).scaled(&(1.0 / gamma));
-            let (_, lam2) = nuclear_and_spectral(&lambda);
-            let lower = if lam2 > 0.0 { lambda.dot(&observed) / lam2 } else { 0.0 };
-            let rel_gap = (upper - lower) / upper;
-            let better = best.as_ref().is_none_or(|b| rel_gap < b.rel_gap);
-            if better {
-                let done = rel_gap <= opts.tol;
-                best = Some(NuclearCompletion {
-                    x: x.clone(),
-                    nuclear_norm: upper,
-                    lower_bound: lower,
-                    rel_gap,
-                    iterations: it,
-                    converged: done,
-                });
-                if done {
+            if record(x.clone(), &lambda, it, (polish_steps, polish_rank)) {
+                break;
+            }
+        }
+        if next_polish == Some(it) && yl.ncols() > 0 {
+            next_polish = Some(2 * it);
+            let rank = yl.ncols();
+            // A minimizer of rank `rank` has a dual certificate with `rank` unit singular values,
+            // rank (rank + 1) / 2 conditions on the k multipliers (Pataki's bound); a larger
+            // rank is not identified yet.
+            if rank * (rank + 1) / 2 <= entries.len() {
+                let lam0: Vec<f64> = entries.iter().map(|&(i, j, _)| (x.get(i, j) - z.get(i, j)) / gamma).collect();
+                // Stop at a residual of 1e-14 of the data: round-off of the O(n r) sums in F.
+                let p = polish::polish(shape, entries, &yl, &yr, &lam0, 12, 1e-14);
+                polish_steps += p.steps;
+                polish_rank = rank;
+                let xp = project(&Mat::from_na(&(&p.l * p.r.transpose())));
+                let mut lambda = Mat::zeros(r, c, &0.0);
+                for (&(i, j, _), l) in entries.iter().zip(&p.lambda) {
+                    *lambda.get_mut(i, j) = *l;
+                }
+                if record(xp, &lambda, it, (polish_steps, polish_rank)) {
                     break;
                 }
             }
@@ -180,4 +215,23 @@ pub fn min_nuclear_norm_completion(
     }
     // The last iteration always evaluates the gap, so `best` is set.
     best.ok_or_else(|| Error::Other("nuclear-norm solver evaluated no duality gap".into()))
+}
+
+/// The duality-gap certificate of a completion `x` (feasible: its observed entries equal the
+/// data) and a dual point `lambda` supported on the observed positions: upper bound $\|X\|_*$,
+/// lower bound $\langle\Lambda, M_\Omega\rangle/\|\Lambda\|_2$.
+fn certify(x: Mat<f64>, lambda: &Mat<f64>, observed: &Mat<f64>) -> NuclearCompletion {
+    let (upper, _) = nuclear_and_spectral(&x);
+    let (_, lam2) = nuclear_and_spectral(lambda);
+    let lower = if lam2 > 0.0 { lambda.dot(observed) / lam2 } else { 0.0 };
+    NuclearCompletion {
+        x,
+        nuclear_norm: upper,
+        lower_bound: lower,
+        rel_gap: (upper - lower) / upper,
+        iterations: 0,
+        converged: false,
+        polish_steps: 0,
+        polish_rank: 0,
+    }
 }

@@ -136,7 +136,8 @@ fn obs_seed(seed: u64, k: usize) -> u64 {
     2000 + 7919 * seed + k as u64
 }
 
-fn problem(s: &Setting, k: usize, seed: u64) -> Result<CompletionProblem> {
+/// The instance at `k` observations and seed `seed` (truth and observation seeds derived from it).
+pub fn problem(s: &Setting, k: usize, seed: u64) -> Result<CompletionProblem> {
     CompletionProblem::new(s.n, s.rank, s.fro, k, truth_seed(seed), obs_seed(seed, k))
 }
 
