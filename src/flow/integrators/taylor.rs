@@ -261,7 +261,9 @@ fn integrate<S: Scalar>(
                             }
                             sigma_estimated = true;
                         }
-                        let sigma = Mp::with_val(bits, l2sigma.exp2());
+                        // 2^l2sigma in Mp: below 2^-1074 an f64 power would be zero.
+                        let mut sigma = Mp::with_val(bits, l2sigma);
+                        sigma.exp2_mut();
                         fx.flow_coefficients(t, &y_mp, &sigma, c, rec.energy.then_some(ev.as_mut_slice()), p);
                     }
                 } else {
