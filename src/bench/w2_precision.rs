@@ -122,6 +122,21 @@ pub fn run(dir: &Path, bits: &[u32], reps: usize) -> Result<Vec<PrecisionRow>> {
     Ok(rows)
 }
 
+/// $2^{x}$ in decimal, `m.me±e`, for any finite `x` (an `f64` value underflows below $2^{-1074}$).
+fn pow2_decimal(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("2^{x}");
+    }
+    let l10 = x * std::f64::consts::LOG10_2;
+    let mut e = l10.floor();
+    let mut m = 10f64.powf(l10 - e);
+    if (m * 10.0).round() >= 100.0 {
+        m /= 10.0;
+        e += 1.0;
+    }
+    format!("{m:.1}e{e}")
+}
+
 /// The rows as a Markdown table.
 pub fn table(rows: &[PrecisionRow]) -> String {
     let mut s = String::from(
@@ -130,7 +145,7 @@ pub fn table(rows: &[PrecisionRow]) -> String {
     );
     for r in rows {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.4} | {:.4} | 2^{:.1} ({:.1e}) | 2^{:.0} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.4} | {:.4} | 2^{:.1} ({}) | 2^{:.0} | {} |\n",
             r.bits,
             r.method,
             r.order,
@@ -139,10 +154,25 @@ pub fn table(rows: &[PrecisionRow]) -> String {
             r.wall_median_s,
             r.wall_min_s,
             r.log2_error,
-            r.error_vs_reference,
+            pow2_decimal(r.log2_error),
             r.log2_target,
             r.reference
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pow2_decimal;
+
+    /// Against `f64`'s own formatting where it can represent the number, and 2^-2048.9 (which it
+    /// cannot) against 10^(-2048.9·log10 2) = 10^-616.77 = 1.7e-617.
+    #[test]
+    fn powers_of_two_in_decimal() {
+        for x in [-256.2f64, -512.8, -3.3, 0.0, 10.5] {
+            assert_eq!(pow2_decimal(x), format!("{:.1e}", x.exp2()));
+        }
+        assert_eq!(pow2_decimal(-2048.9), "1.7e-617");
+    }
 }
