@@ -11,7 +11,8 @@
 //! changes the path. (The authors' code scales one global step adaptively; their GD figure uses a
 //! fixed step.)
 
-use super::{Check, Ctx, Experiment, Summary};
+use super::harness::DataFiles;
+use super::{Check, Experiment, Recipe};
 use crate::completion::{
     descend, effective_rank, min_nuclear_norm_completion, singular_values, test_mse, CompletionProblem, DescentOptions,
     NuclearOptions, Stop,
@@ -397,21 +398,20 @@ fn notes(m: &Measured) -> Vec<String> {
     n
 }
 
-fn run(ctx: &Ctx) -> Result<Summary> {
-    let m = measure(ctx.quick)?;
-    let mut s = Summary::new(
-        "dmf-completion",
-        "Arora-Cohen-Hu-Luo 2019 matrix completion: depth >= 3 recovers a 100x100 rank-5 matrix from 2000 entries \
-         where the nuclear norm and depth 2 do not",
-    );
-    for c in checks(&m) {
-        s.check(c);
-    }
-    s.notes = notes(&m);
-    ctx.save_figures(&figures(&m), &mut s)?;
+const RECIPE: Recipe<Measured> = Recipe {
+    name: "dmf-completion",
+    description: "Arora-Cohen-Hu-Luo 2019 matrix completion: depth >= 3 recovers a 100x100 rank-5 matrix from 2000 \
+                  entries where the nuclear norm and depth 2 do not",
+    measure,
+    checks,
+    figures,
+    notes,
+};
+
+/// Every training and nuclear-norm run, as `runs.json`.
+fn data(m: &Measured) -> Result<DataFiles> {
     let runs = serde_json::to_value(&m.runs).map_err(|e| crate::error::Error::Other(e.to_string()))?;
-    crate::report::write_json(&ctx.dir.join("runs.json"), &runs)?;
-    Ok(s)
+    Ok(vec![("runs.json", runs)])
 }
 
 /// The experiment's registry entry.
@@ -419,6 +419,6 @@ pub fn experiments() -> Vec<Experiment> {
     vec![Experiment {
         name: "dmf-completion",
         about: "deep matrix factorization (Arora et al. 2019): test error of depth 1 (nuclear norm), 2, 3, 4 vs k",
-        run,
+        run: |ctx| RECIPE.run_with_data(ctx, data),
     }]
 }

@@ -38,6 +38,9 @@ impl Ctx {
     }
 }
 
+/// JSON files a recipe writes beside its summary: `(file name, value)`.
+pub type DataFiles = Vec<(&'static str, serde_json::Value)>;
+
 /// One experiment as a recipe: what [`Recipe::run`] calls, in order. `M` is the experiment's
 /// measurement (its `Measured` struct), which notebooks and tests can also get from `measure` directly.
 pub struct Recipe<M> {
@@ -63,6 +66,20 @@ impl<M> Recipe<M> {
         s.checks = (self.checks)(&m);
         s.notes = (self.notes)(&m);
         ctx.save_figures(&(self.figures)(&m), &mut s)?;
+        Ok(s)
+    }
+
+    /// [`Recipe::run`], and writes each `(file, value)` of `data(&measurement)` as JSON into
+    /// `ctx.dir` (a measurement's raw records, for readers who want more than the figures).
+    pub fn run_with_data(&self, ctx: &Ctx, data: fn(&M) -> Result<DataFiles>) -> Result<Summary> {
+        let m = (self.measure)(ctx.quick)?;
+        let mut s = Summary::new(self.name, self.description);
+        s.checks = (self.checks)(&m);
+        s.notes = (self.notes)(&m);
+        ctx.save_figures(&(self.figures)(&m), &mut s)?;
+        for (file, value) in data(&m)? {
+            write_json(&ctx.dir.join(file), &value)?;
+        }
         Ok(s)
     }
 }
