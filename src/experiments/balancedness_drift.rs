@@ -3,7 +3,7 @@
 //! by exactly $\eta^2(A_{j+1}^\top A_{j+1} - A_j A_j^\top)$ per step, so that at a fixed time $t$
 //! (after $t/\eta$ steps) the drift is first order in $\eta$.
 
-use super::{Check, Ctx, Experiment, Summary};
+use super::{Check, Experiment, Recipe};
 use crate::data;
 use crate::error::Result;
 use crate::flow::{FlowProblem, GradientFlow, Integrator};
@@ -26,7 +26,7 @@ pub fn experiments() -> Vec<Experiment> {
     vec![Experiment {
         name: "conservation-demo",
         about: "gradient flow conserves balancedness; GD drifts by an exact eta^2 term per step",
-        run: run_it,
+        run: |ctx| RECIPE.run(ctx),
     }]
 }
 
@@ -166,24 +166,22 @@ pub fn figures(m: &Measured) -> Vec<Figure> {
     vec![fig]
 }
 
-fn run_it(ctx: &Ctx) -> Result<Summary> {
-    let m = measure(ctx.quick)?;
-    let mut s = Summary::new(
-        "conservation-demo",
-        "Balancedness C_j = W_{j+1}^T W_{j+1} - W_j W_j^T of a 3-4-4-3 deep linear network: conserved by \
-         gradient flow, moved by gradient descent by exactly eta^2 (A_{j+1}^T A_{j+1} - A_j A_j^T) per step.",
-    );
-    for c in checks(&m) {
-        s.check(c);
-    }
-    s.notes.push(format!(
+/// The drift at the horizon for each η and for the flow.
+pub fn notes(m: &Measured) -> Vec<String> {
+    vec![format!(
         "drift at t1 = {}: {}; gradient flow (RK4, h = {H}): {:e}",
         m.t1,
         m.gd.iter().map(|r| format!("eta {}: {:e}", r.eta, r.final_drift())).collect::<Vec<_>>().join(", "),
         m.flow.worst_abs
-    ));
-    for f in figures(&m) {
-        ctx.save_figure(&f, &mut s)?;
-    }
-    Ok(s)
+    )]
 }
+
+const RECIPE: Recipe<Measured> = Recipe {
+    name: "conservation-demo",
+    description: "Balancedness C_j = W_{j+1}^T W_{j+1} - W_j W_j^T of a 3-4-4-3 deep linear network: conserved by \
+                  gradient flow, moved by gradient descent by exactly eta^2 (A_{j+1}^T A_{j+1} - A_j A_j^T) per step.",
+    measure,
+    checks,
+    figures,
+    notes,
+};
