@@ -233,6 +233,62 @@ fn nuclear_completion_recovers_rank_one_from_a_cross_and_certifies_random_cases(
 }
 
 #[test]
+fn the_dual_barrier_method_certifies_alone_and_matches_the_closed_forms() {
+    // One Douglas-Rachford iteration cannot certify 1e-9, so every point below comes from the
+    // barrier path (proofs/matrix_completion.md section 6) or the Newton polish it hands its
+    // rank to, certified by the same duality gap.
+    let barrier_only = NuclearOptions { max_iter: 1, check_every: 1, ..NuclearOptions::default() };
+    for (a, c, d) in [(1.0, 2.0, 1.5), (3.0, 1.0, 2.0), (-2.0, 0.5, 1.0), (1.0, -3.0, -4.0), (0.3, 1.0, -0.2)] {
+        let entries = [(0, 0, a), (1, 0, c), (1, 1, d)];
+        let sol = min_nuclear_norm_completion((2, 2), &entries, &barrier_only).unwrap();
+        let from_path = sol.method == "barrier" || sol.method == "polish";
+        assert!(sol.converged && from_path, "({a},{c},{d}): {} gap {:e}", sol.method, sol.rel_gap);
+        assert!(sol.barrier_steps > 0);
+        let best = nuclear_2x2(a, two_by_two_minimizer(a, c, d), c, d);
+        // Certified relative gap <= 1e-9 brackets the closed-form minimum.
+        assert!((sol.nuclear_norm - best).abs() <= 2e-9 * best, "({a},{c},{d}): {} vs {best}", sol.nuclear_norm);
+    }
+    // Random rank-2 instances: the barrier's certified minimum agrees with Douglas-Rachford's
+    // (both certified to 1e-9 relative, so they differ by at most 2e-9 relative).
+    for seed in 0..3 {
+        let m = data::low_rank_with_norm(12, 10, 2, 10.0, &mut data::rng(seed)).unwrap();
+        let Loss::Completion { entries, .. } = data::completion_exact(&m, 70, &mut data::rng(100 + seed)).unwrap()
+        else {
+            unreachable!()
+        };
+        let dr = min_nuclear_norm_completion((12, 10), &entries, &NuclearOptions::default()).unwrap();
+        let ipm = min_nuclear_norm_completion((12, 10), &entries, &barrier_only).unwrap();
+        assert!(dr.converged && dr.method == "douglas-rachford" && dr.barrier_steps == 0);
+        assert!(ipm.converged && ipm.barrier_steps > 0, "seed {seed}: {} gap {:e}", ipm.method, ipm.rel_gap);
+        assert!((dr.nuclear_norm - ipm.nuclear_norm).abs() <= 2e-9 * dr.nuclear_norm);
+        // And it lies inside the bracket of Douglas-Rachford's single iterate (weak duality).
+        let (lo, up) = ipm.douglas_rachford_bounds;
+        assert!(lo <= ipm.nuclear_norm && ipm.lower_bound <= up);
+    }
+    // Sparser masks (60 of 120 entries) include nearly degenerate instances where 20 000
+    // Douglas-Rachford iterations stop short of 1e-9; the default options then certify on the
+    // barrier path, inside Douglas-Rachford's own bracket.
+    let mut fell_back = 0;
+    for seed in 0..3 {
+        let m = data::low_rank_with_norm(12, 10, 2, 10.0, &mut data::rng(seed)).unwrap();
+        let Loss::Completion { entries, .. } = data::completion_exact(&m, 60, &mut data::rng(200 + seed)).unwrap()
+        else {
+            unreachable!()
+        };
+        let sol = min_nuclear_norm_completion((12, 10), &entries, &NuclearOptions::default()).unwrap();
+        assert!(sol.converged, "seed {seed}: {} gap {:e}", sol.method, sol.rel_gap);
+        let (lo, up) = sol.douglas_rachford_bounds;
+        assert!(lo <= sol.nuclear_norm && sol.lower_bound <= up, "seed {seed}: outside [{lo}, {up}]");
+        fell_back += usize::from(sol.barrier_steps > 0);
+    }
+    assert!(fell_back > 0, "no instance needed the barrier: the case above no longer exercises it");
+    // Negative control: without the barrier the single iteration does not certify.
+    let none = NuclearOptions { barrier_newton: 0, ..barrier_only };
+    let sol = min_nuclear_norm_completion((2, 2), &[(0, 0, 1.0), (1, 0, 2.0), (1, 1, 1.5)], &none).unwrap();
+    assert!(!sol.converged && sol.barrier_steps == 0);
+}
+
+#[test]
 fn nuclear_completion_rejects_bad_input() {
     let o = NuclearOptions::default();
     let e =

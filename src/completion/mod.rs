@@ -16,6 +16,7 @@
 //! * [`exact`]: determinants by fraction-free elimination in any number type, and the value of a
 //!   single unknown entry that lowers the rank (exact in rationals).
 
+pub mod barrier;
 pub mod connectivity;
 pub mod deep;
 pub mod descent;

@@ -12,9 +12,17 @@
 //! $\langle\Lambda, M_\Omega\rangle = \langle\Lambda, X\rangle \le \|\Lambda\|_2\|X\|_*$, so
 //! $\langle\Lambda_k, M_\Omega\rangle/\|\Lambda_k\|_2$ bounds the minimum from below. At the
 //! fixed point $\Lambda \in \partial\|X^\star\|_*$ and the bounds meet. The solver stops when
-//! (upper − lower)/upper ≤ `tol`. Derivation: `proofs/matrix_completion.md`.
+//! (upper − lower)/upper ≤ `tol`.
+//!
+//! On nearly degenerate instances (a dual certificate with singular values just below one)
+//! Douglas–Rachford's linear rate approaches 1. When it reaches `max_iter` uncertified, the
+//! solver follows the central path of a log-barrier method on the dual ([`super::barrier`]) and,
+//! once the path has split the singular values of its completions into O(1) and O(1/t) ones,
+//! polishes on that rank by Newton's method ([`super::polish`]). Every point of every method is
+//! certified by the same duality gap, and the result reports Douglas–Rachford's own bracket
+//! beside it. Derivation: `proofs/matrix_completion.md`.
 
-use super::polish;
+use super::{barrier, polish};
 use crate::error::{Error, Result};
 use crate::mat::Mat;
 use nalgebra::DMatrix;
@@ -39,14 +47,28 @@ pub struct NuclearOptions {
     /// never. The polished point is certified by the same duality gap and kept only if its gap is
     /// smaller. On the 100×100 rank-5 instances of `dmf-completion` (seed 0) it certifies to
     /// round-off after 800 iterations from 1000 entries (Douglas–Rachford alone: 2170 to 1e-9)
-    /// and after 200 from 2000 (alone: 1000); from 500 entries (a rank-17 minimizer) it does not
-    /// yet reach a smaller gap than Douglas–Rachford's.
+    /// and after 200 from 2000 (alone: 1000). From 500 entries (a rank-17 minimizer whose dual
+    /// certificate is nearly degenerate) Douglas–Rachford's rank estimate is not clean enough;
+    /// the barrier fallback ([`NuclearOptions::barrier_newton`]) identifies the rank there.
     pub polish_after: Option<usize>,
+    /// When Douglas–Rachford reaches `max_iter` without certifying `tol`, follow the dual
+    /// barrier method's central path ([`super::barrier`]) for at most this many Newton steps
+    /// (0: never). Offered only for at most [`super::barrier::MAX_OBSERVATIONS`] observations;
+    /// its points are certified by the same duality gap and kept only if their gap is smaller.
+    pub barrier_newton: usize,
 }
 
 impl Default for NuclearOptions {
     fn default() -> Self {
-        NuclearOptions { tol: 1e-9, max_iter: 20_000, gamma: None, relax: 1.0, check_every: 10, polish_after: None }
+        NuclearOptions {
+            tol: 1e-9,
+            max_iter: 20_000,
+            gamma: None,
+            relax: 1.0,
+            check_every: 10,
+            polish_after: None,
+            barrier_newton: 400,
+        }
     }
 }
 
@@ -67,6 +89,14 @@ pub struct NuclearCompletion {
     pub polish_steps: usize,
     /// Rank of the last polish attempt (0: none).
     pub polish_rank: usize,
+    /// Newton steps of the dual barrier method (0: not used).
+    pub barrier_steps: usize,
+    /// The best lower and upper bounds Douglas–Rachford's own iterates certified (they bracket
+    /// the minimum whichever method produced the returned point).
+    pub douglas_rachford_bounds: (f64, f64),
+    /// Which method produced the certified point: `"douglas-rachford"`, `"polish"` or
+    /// `"barrier"`.
+    pub method: &'static str,
     /// Whether `rel_gap <= tol` was reached (otherwise the iteration cap stopped it).
     pub converged: bool,
 }
@@ -146,6 +176,9 @@ pub fn min_nuclear_norm_completion(
         converged: true,
         polish_steps: 0,
         polish_rank: 0,
+        barrier_steps: 0,
+        douglas_rachford_bounds: (0.0, 0.0),
+        method: "douglas-rachford",
     };
     let (_, top) = nuclear_and_spectral(&observed);
     if top == 0.0 {
@@ -167,15 +200,22 @@ pub fn min_nuclear_norm_completion(
     let mut polish_steps = 0;
     let mut next_polish = opts.polish_after;
     let mut polish_rank = 0;
-    let mut record = |x: Mat<f64>, lambda: &Mat<f64>, it: usize, polish: (usize, usize)| -> bool {
-        let c = certify(x, lambda, &observed);
-        let done = c.rel_gap <= opts.tol;
-        if best.as_ref().is_none_or(|b| c.rel_gap < b.rel_gap) {
-            let (polish_steps, polish_rank) = polish;
-            best = Some(NuclearCompletion { iterations: it, converged: done, polish_steps, polish_rank, ..c });
-        }
-        done
-    };
+    let mut dr_bounds = (f64::NEG_INFINITY, f64::INFINITY);
+    let mut record =
+        |x: Mat<f64>, lambda: &Mat<f64>, it: usize, polish: (usize, usize), method: &'static str| -> bool {
+            let c = certify(x, lambda, &observed);
+            let done = c.rel_gap <= opts.tol;
+            if method == "douglas-rachford" {
+                dr_bounds = (dr_bounds.0.max(c.lower_bound), dr_bounds.1.min(c.nuclear_norm));
+            }
+            if best.as_ref().is_none_or(|b| c.rel_gap < b.rel_gap) {
+                let (polish_steps, polish_rank) = polish;
+                best =
+                    Some(NuclearCompletion { iterations: it, converged: done, polish_steps, polish_rank, method, ..c });
+            }
+            done
+        };
+    let mut done = false;
     for it in 1..=opts.max_iter {
         let x = project(&z);
         let mut refl = x.scaled(&2.0);
@@ -183,7 +223,8 @@ pub fn min_nuclear_norm_completion(
         let (y, yl, yr) = svt(&refl, gamma);
         if it % opts.check_every == 0 || it == opts.max_iter {
             let lambda = x.sub(&z).scaled(&(1.0 / gamma));
-            if record(x.clone(), &lambda, it, (polish_steps, polish_rank)) {
+            if record(x.clone(), &lambda, it, (polish_steps, polish_rank), "douglas-rachford") {
+                done = true;
                 break;
             }
         }
@@ -195,16 +236,11 @@ pub fn min_nuclear_norm_completion(
             // rank is not identified yet.
             if rank * (rank + 1) / 2 <= entries.len() {
                 let lam0: Vec<f64> = entries.iter().map(|&(i, j, _)| (x.get(i, j) - z.get(i, j)) / gamma).collect();
-                // Stop at a residual of 1e-14 of the data: round-off of the O(n r) sums in F.
-                let p = polish::polish(shape, entries, &yl, &yr, &lam0, 12, 1e-14);
-                polish_steps += p.steps;
+                let (xp, lambda, steps) = polish_once(shape, entries, &yl, &yr, &lam0, &project);
+                polish_steps += steps;
                 polish_rank = rank;
-                let xp = project(&Mat::from_na(&(&p.l * p.r.transpose())));
-                let mut lambda = Mat::zeros(r, c, &0.0);
-                for (&(i, j, _), l) in entries.iter().zip(&p.lambda) {
-                    *lambda.get_mut(i, j) = *l;
-                }
-                if record(xp, &lambda, it, (polish_steps, polish_rank)) {
+                if record(xp, &lambda, it, (polish_steps, polish_rank), "polish") {
+                    done = true;
                     break;
                 }
             }
@@ -213,8 +249,68 @@ pub fn min_nuclear_norm_completion(
         step.axpy(&-1.0, &x);
         z.axpy(&opts.relax, &step);
     }
+    let mut barrier_steps = 0;
+    if !done && opts.barrier_newton > 0 && entries.len() <= barrier::MAX_OBSERVATIONS {
+        let iterations = opts.max_iter;
+        barrier_steps = barrier::follow_path(shape, entries, opts.barrier_newton, |p| {
+            let lambda = on_mask(shape, entries, &p.lambda);
+            let x = Mat::from_na(&p.x);
+            let rel_gap = certify(x.clone(), &lambda, &observed).rel_gap;
+            if record(x, &lambda, iterations, (polish_steps, polish_rank), "barrier") {
+                return true;
+            }
+            // Near the path's end the rank is identified: the singular values of X split into
+            // O(1) values and O(1/t) ones. Polish on the rank at the widest split.
+            if rel_gap > 1e-4 {
+                return false;
+            }
+            let svd = p.x.clone().svd(true, true);
+            let (u, vt, sv) = (svd.u.expect("requested"), svd.v_t.expect("requested"), svd.singular_values);
+            // Splits below 1e-12 of the largest value are round-off, not rank.
+            let rank = (1..sv.len())
+                .filter(|&i| sv[i] > 1e-12 * sv[0])
+                .max_by(|&a, &b| (sv[a - 1] / sv[a]).total_cmp(&(sv[b - 1] / sv[b])))
+                .unwrap_or(sv.len());
+            if rank * (rank + 1) / 2 > entries.len() {
+                return false;
+            }
+            let l = DMatrix::from_fn(r, rank, |i, a| u[(i, a)] * sv[a].sqrt());
+            let rr = DMatrix::from_fn(c, rank, |j, a| vt[(a, j)] * sv[a].sqrt());
+            let (xp, lambda, steps) = polish_once(shape, entries, &l, &rr, &p.lambda, &project);
+            polish_steps += steps;
+            polish_rank = rank;
+            record(xp, &lambda, iterations, (polish_steps, polish_rank), "polish")
+        });
+    }
     // The last iteration always evaluates the gap, so `best` is set.
-    best.ok_or_else(|| Error::Other("nuclear-norm solver evaluated no duality gap".into()))
+    best.map(|b| NuclearCompletion { barrier_steps, douglas_rachford_bounds: dr_bounds, ..b })
+        .ok_or_else(|| Error::Other("nuclear-norm solver evaluated no duality gap".into()))
+}
+
+/// The multipliers `values` (one per entry, in order) as a matrix supported on the entries.
+fn on_mask(shape: (usize, usize), entries: &[(usize, usize, f64)], values: &[f64]) -> Mat<f64> {
+    let mut m = Mat::zeros(shape.0, shape.1, &0.0);
+    for (&(i, j, _), v) in entries.iter().zip(values) {
+        *m.get_mut(i, j) = *v;
+    }
+    m
+}
+
+/// One Newton polish ([`polish`]) from balanced factors `l`, `r` and multipliers `lam0`: the
+/// polished completion (observed entries reset by `project`), its multipliers on the mask, and
+/// the Levenberg–Marquardt steps taken.
+fn polish_once(
+    shape: (usize, usize),
+    entries: &[(usize, usize, f64)],
+    l: &DMatrix<f64>,
+    r: &DMatrix<f64>,
+    lam0: &[f64],
+    project: &dyn Fn(&Mat<f64>) -> Mat<f64>,
+) -> (Mat<f64>, Mat<f64>, usize) {
+    // Stop at a residual of 1e-14 of the data: round-off of the O(n r) sums in F.
+    let p = polish::polish(shape, entries, l, r, lam0, 12, 1e-14);
+    let x = project(&Mat::from_na(&(&p.l * p.r.transpose())));
+    (x, on_mask(shape, entries, &p.lambda), p.steps)
 }
 
 /// The duality-gap certificate of a completion `x` (feasible: its observed entries equal the
@@ -233,5 +329,8 @@ fn certify(x: Mat<f64>, lambda: &Mat<f64>, observed: &Mat<f64>) -> NuclearComple
         converged: false,
         polish_steps: 0,
         polish_rank: 0,
+        barrier_steps: 0,
+        douglas_rachford_bounds: (f64::NEG_INFINITY, f64::INFINITY),
+        method: "douglas-rachford",
     }
 }
