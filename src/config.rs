@@ -53,6 +53,32 @@
 //! (completion), `a = [ [[..]], .. ]` and `y = [..]` (sensing); `[init] kind = "explicit"` with
 //! `blocks = [ [[..]], .. ]`.
 //!
+//! Generated completion data (`[loss] kind = "completion"`, as in `examples/dmf_grid.toml`):
+//! `truth = "low_rank"` with `rank = r` and optionally `truth_norm = F` (the truth rescaled to
+//! Frobenius norm `F`, [`crate::data::low_rank_with_norm`]; without it $UV^\top/\sqrt r$);
+//! `observed = k` observes exactly `k` entries drawn uniformly without replacement
+//! ([`crate::data::completion_exact`]) instead of each entry with probability `fraction` (the two
+//! and `entries` exclude one another); the truth and then the entries come from the one random
+//! stream of `seed`. `reduction = "mean" | "half_sum" | "half_mean"` (sensing and completion)
+//! sets the [`Reduction`]: $\frac1m\sum r_i^2$, $\frac12\sum r_i^2$ (completion's default) or
+//! $\frac1{2m}\sum r_i^2$ (sensing's default). A completion generated from a truth adds to the
+//! report ([`RunReport::completion`]) and to `summary.json` the final end-to-end matrix's test error
+//! $\|W-M\|_F^2/(d_N d_0)$, effective rank and largest singular values.
+//!
+//! `[init] kind = "gaussian"` with `per_layer = "end_to_end"` draws every layer with standard
+//! deviation $s^{1/N}/\sqrt d$ for `scale = s` (deep linear networks with all widths `d`;
+//! [`crate::completion::layer_std`], computed in `f64`), so that the product has norm about
+//! $s\sqrt d$; `per_layer = "scale"` (the default) is standard deviation `s`.
+//!
+//! `[method] eta = { stable_fraction = c }` (`gd` on a deep linear network, completion generated
+//! from a truth, `reduction = "mean"`) sets $\eta = c\,k/(2N\sigma_1(M)^{2-2/N})$, `c` times the
+//! inverse of a bound on the sharpness at a balanced interpolating solution
+//! ([`crate::completion::stable_step_size`]).
+//!
+//! `[run] stop_loss = ε` (discrete methods) stops at the first step whose loss is at most `ε`:
+//! the run ends `converged` at that step, or `not_converged` after `steps` steps, which fails its
+//! verdicts like any run that did not reach its horizon.
+//!
 //! Sizes are checked before anything is built: [`ExperimentSpec::plan`] estimates a run's memory
 //! and work and refuses it beyond its [`Limits`].
 
@@ -73,20 +99,23 @@ use number_type::RefScalar;
 pub use number_type::{RealField, RunScalar};
 use numbers::short;
 use plan::Estimate;
-use read::{check_sizes, f64_in, read_arch, read_dynamics, read_init, read_loss, Dynamics, InitKind, LossData};
+use read::{
+    check_sizes, f64_in, read_arch, read_dynamics, read_init, read_loss, Dynamics, InitKind, LossData, LossRead,
+};
 use reference::{RefRun, ReferenceSpec, RunShape};
 use schedule::SaveSpec;
 
+use crate::completion::{effective_rank, singular_values, stable_step_size, test_mse};
 use crate::error::{Error, Result};
 use crate::invariants::{discrete_identities, flow_identities, Identities, Law, LossValue, Tracked};
 use crate::mat::Mat;
-use crate::model::{Arch, Loss, Model};
+use crate::model::{Arch, Loss, Model, Reduction};
 use crate::optim::{Method, Optimizer};
 use crate::params::Params;
 use crate::run::{run, RunOptions};
 use crate::scalar::{Mp, Scalar, Q};
 use crate::verdict::TrajectoryText;
-pub use crate::verdict::{RunReport, Verdict};
+pub use crate::verdict::{CompletionMeasures, RunReport, Verdict};
 use crate::{data, init};
 use section::{bad, Section};
 use serde::{Deserialize, Serialize};
@@ -150,6 +179,8 @@ pub struct ExperimentSpec {
     pub arch: Arch,
     weight_decay: Option<Q>,
     loss: LossData,
+    reduction: Option<Reduction>,
+    truth: Option<Mat<f64>>,
     init: InitKind,
     dynamics: Dynamics,
     save: SaveSpec,
@@ -220,7 +251,7 @@ impl ExperimentSpec {
         m.finish()?;
 
         let l = top.sub("loss")?;
-        let loss = read_loss(&l, &arch, limits)?;
+        let LossRead { data: loss, reduction, truth } = read_loss(&l, &arch, limits)?;
         let loss_scale = l.num_opt("scale")?.unwrap_or_else(|| Q::from(1));
         if loss_scale.cmp0() != std::cmp::Ordering::Greater {
             return Err(bad("loss.scale", format!("must be > 0, got {}", short(&loss_scale))));
@@ -233,7 +264,10 @@ impl ExperimentSpec {
 
         let r = top.sub("run")?;
         let meth = top.sub("method")?;
-        let dynamics = read_dynamics(&meth, &r, &loss_scale)?;
+        let mut dynamics = read_dynamics(&meth, &r, &loss_scale)?;
+        if let Dynamics::Discrete { method, stable_fraction: Some(c), .. } = &mut dynamics {
+            *method = Method::Gd { eta: stable_eta(&arch, &loss, reduction, truth.as_ref(), *c)? };
+        }
         meth.finish()?;
         let save = SaveSpec::read(&r)?;
         let divergence = r.num_opt("divergence")?.map_or(Ok(1e30), |q| match q.to_f64() {
@@ -290,6 +324,8 @@ impl ExperimentSpec {
             arch,
             weight_decay,
             loss,
+            reduction,
+            truth,
             init,
             dynamics,
             save,
@@ -413,6 +449,12 @@ impl ExperimentSpec {
         Ok((e.bytes(), e.ops()))
     }
 
+    /// The ground truth a generated completion loss observes (`None` for other data): the
+    /// reference of the run's test error.
+    pub fn truth(&self) -> Option<&Mat<f64>> {
+        self.truth.as_ref()
+    }
+
     fn model<S: Scalar>(&self, proto: &S) -> Result<Model<S>> {
         let c = |m: &Mat<Q>| m.map(|x| proto.from_q_like(x));
         let loss = match &self.loss {
@@ -424,6 +466,10 @@ impl ExperimentSpec {
             LossData::Completion(shape, e) => {
                 Loss::completion(*shape, e.iter().map(|(i, j, v)| (*i, *j, proto.from_q_like(v))).collect())?
             }
+        };
+        let loss = match self.reduction {
+            Some(r) => loss.with_reduction(r)?,
+            None => loss,
         };
         let mut model = Model::new(self.arch.clone(), loss)?;
         if let Some(l) = &self.weight_decay {
@@ -518,7 +564,7 @@ impl ExperimentSpec {
             e => e,
         })?;
         let (traj, unchecked, horizon_steps, loss_model) = match &self.dynamics {
-            Dynamics::Discrete { method, batch, steps } => {
+            Dynamics::Discrete { method, batch, steps, stop_loss, .. } => {
                 let method = method.map(|q| proto.from_q_like(q));
                 let ids = discrete_identities(&method, &self.arch, model.weight_decay.as_ref());
                 let unchecked = ids.unchecked.clone();
@@ -527,7 +573,12 @@ impl ExperimentSpec {
                 if let Some((size, seed)) = batch {
                     opt = opt.with_batches(*size, *seed);
                 }
-                let opts = RunOptions { steps: *steps, save: self.save.discrete(*steps), divergence: self.divergence };
+                let opts = RunOptions {
+                    steps: *steps,
+                    save: self.save.discrete(*steps),
+                    divergence: self.divergence,
+                    stop_loss: *stop_loss,
+                };
                 (run(&model, &mut opt, &p0, &opts, &mut monitor)?, unchecked, *steps, None)
             }
             Dynamics::Flow(f) => {
@@ -577,14 +628,71 @@ impl ExperimentSpec {
             };
             verdicts.push(Verdict::judge(&S::reference(r, &run)?, r.tolerance, &traj.outcome));
         }
+        let text = TrajectoryText::new(&traj, loss_model.as_ref().unwrap_or(&model));
+        let trajectory = traj.to_f64();
+        let completion = match (&self.truth, trajectory.states.last()) {
+            (Some(truth), Some(last)) => self.completion_measures(truth, last)?,
+            _ => None,
+        };
         Ok(RunReport {
             name: self.name.clone(),
             precision: proto.kind_name(),
             horizon_steps,
             verdicts,
             unchecked,
-            text: TrajectoryText::new(&traj, loss_model.as_ref().unwrap_or(&model)),
-            trajectory: traj.to_f64(),
+            text,
+            trajectory,
+            completion,
         })
+    }
+
+    /// Test error and spectrum of the end-to-end matrix at `state` against the generated truth
+    /// (`None` when that matrix is not finite: its spectrum is undefined).
+    fn completion_measures(&self, truth: &Mat<f64>, state: &Params<f64>) -> Result<Option<CompletionMeasures>> {
+        let w = self.model(&0.0f64)?.end_to_end(state);
+        if !w.is_finite() {
+            return Ok(None);
+        }
+        let sv = singular_values(&w)?;
+        Ok(Some(CompletionMeasures {
+            test_mse: test_mse(&w, truth)?,
+            effective_rank: effective_rank(&sv)?,
+            singular_values: sv.into_iter().take(10).collect(),
+        }))
+    }
+}
+
+/// `method.eta = { stable_fraction = c }`: the step size $\eta = c\,m/(2N\sigma_1^{2-2/N})$ of
+/// [`stable_step_size`] from the `m` observed entries of a completion generated from a truth with
+/// largest singular value $\sigma_1$, under the mean squared error, for a depth-`N` deep linear
+/// network; exact from its `f64` value.
+fn stable_eta(
+    arch: &Arch,
+    loss: &LossData,
+    reduction: Option<Reduction>,
+    truth: Option<&Mat<f64>>,
+    c: f64,
+) -> Result<Q> {
+    let field = "method.eta";
+    let (LossData::Completion(_, entries), Some(truth)) = (loss, truth) else {
+        return Err(bad(
+            field,
+            "{ stable_fraction } needs a completion loss generated from a truth (observed or fraction)",
+        ));
+    };
+    if reduction != Some(Reduction::Mean) {
+        return Err(bad(
+            field,
+            "{ stable_fraction } bounds the sharpness of the mean squared error: set loss.reduction = \"mean\"",
+        ));
+    }
+    if !matches!(arch, Arch::DeepLinear { .. }) {
+        return Err(bad(field, "{ stable_fraction } is for deep linear networks"));
+    }
+    let sigma = singular_values(truth)?[0];
+    let eta = stable_step_size(entries.len(), arch.depth(), sigma, c);
+    match Q::from_f64(eta) {
+        Some(q) if eta > 0.0 => Ok(q),
+        _ => Err(bad(field, format!("the rule gives eta = {eta}, not a finite positive number"))),
     }
 }

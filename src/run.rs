@@ -20,12 +20,21 @@ pub struct RunOptions {
     pub save: Save,
     /// A run whose loss exceeds `divergence · max(1, L(θ_0))` is stopped as diverged.
     pub divergence: f64,
+    /// Stop at the first step whose loss is at most this (finite, ≥ 0), ending in
+    /// [`Outcome::Converged`]; a run that takes all `steps` without reaching it ends in
+    /// [`Outcome::NotConverged`]. `None`: run all `steps`.
+    pub stop_loss: Option<f64>,
 }
 
 impl RunOptions {
     /// `steps` steps, saving every state.
     pub fn steps(steps: usize) -> Self {
-        RunOptions { steps, save: Save::Every { n: 1 }, divergence: 1e30 }
+        RunOptions { steps, save: Save::Every { n: 1 }, divergence: 1e30, stop_loss: None }
+    }
+    /// Stops at the first step whose loss is at most `loss` (see [`RunOptions::stop_loss`]).
+    pub fn stop_loss(mut self, loss: f64) -> Self {
+        self.stop_loss = Some(loss);
+        self
     }
     /// Sets the save schedule.
     pub fn save(mut self, save: Save) -> Self {
@@ -125,6 +134,11 @@ impl<'a, S: Scalar> Run<'a, S> {
     pub fn run(self) -> Result<Trajectory<S>> {
         let Run { model, opt, p0, opts, monitor, hooks } = self;
         model.check_params(p0)?;
+        if let Some(s) = opts.stop_loss {
+            if !(s.is_finite() && s >= 0.0) {
+                return Err(crate::error::Error::invalid("stop_loss", format!("must be finite and >= 0, got {s}")));
+            }
+        }
         // Time is t_k = k·Δt in the run's number type, Δt = η or η/(1−β) from the method's own
         // hyperparameters (one product per saved step, so t_k is k·Δt correctly rounded, exactly
         // k·Δt in rationals).
@@ -144,7 +158,12 @@ impl<'a, S: Scalar> Run<'a, S> {
         rec.start(&p, &p);
         let calls0 = opt.grad_calls;
         let mut last = p.clone();
-        for k in 1..=opts.steps {
+        let mut loss_now = loss0;
+        let converged_at_start = opts.stop_loss.is_some_and(|s| loss0 <= s);
+        if converged_at_start {
+            rec.outcome = Outcome::Converged { step: 0, loss: loss0 };
+        }
+        for k in (1..=opts.steps).take_while(|_| !converged_at_start) {
             last.clone_from(&p);
             let step = opt.step(model, &mut p)?;
             let t = time(k);
@@ -167,6 +186,17 @@ impl<'a, S: Scalar> Run<'a, S> {
             if rec.is_save_step(k) {
                 rec.save_with(&p, &p, Some(loss), &zero, k, &t);
             }
+            loss_now = loss;
+            if opts.stop_loss.is_some_and(|s| loss <= s) {
+                rec.outcome = Outcome::Converged { step: k, loss };
+                if rec.last_saved().map(|s| s.step) != Some(k) {
+                    rec.save_with(&p, &p, Some(loss), &zero, k, &t);
+                }
+                break;
+            }
+        }
+        if let (Some(stop_loss), Outcome::Done) = (opts.stop_loss, &rec.outcome) {
+            rec.outcome = Outcome::NotConverged { steps: opts.steps, loss: loss_now, stop_loss };
         }
         let grad_calls = opt.grad_calls - calls0;
         // A discrete step accepts every step it takes; its right-hand side is the gradient.

@@ -16,8 +16,10 @@
 //! assert_eq!(p["init"]["seed"].as_integer(), Some(3));
 //! ```
 
+use crate::config::{ExperimentSpec, RunReport};
 use crate::error::{Error, Result};
 use crate::report::write_atomic;
+use crate::trajectory::Outcome;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -264,15 +266,79 @@ where
                     return Ok(r);
                 }
             }
-            let coords = grid.coords(k).into_iter().map(|(key, v)| (key, v.to_string())).collect();
-            let result = grid.point(base, k).and_then(|doc| runner(&doc)).map_err(|e| e.to_string());
-            let r = PointResult { index: k, coords, result };
+            let r = run_one(base, grid, k, &runner);
             crate::report::write_json(&path, &r)?;
             Ok(r)
         })
         .collect::<Result<_>>()?;
     results.sort_by_key(|r| r.index);
     Ok(results)
+}
+
+fn run_one<F>(base: &toml::Table, grid: &Grid, k: usize, runner: &F) -> PointResult
+where
+    F: Fn(&toml::Table) -> Result<BTreeMap<String, f64>> + Sync,
+{
+    let coords = grid.coords(k).into_iter().map(|(key, v)| (key, v.to_string())).collect();
+    let result = grid.point(base, k).and_then(|doc| runner(&doc)).map_err(|e| e.to_string());
+    PointResult { index: k, coords, result }
+}
+
+/// Runs every point of `grid` over `base` in parallel with `runner`, in memory (no files), and
+/// returns the results sorted by index: the points [`run`] computes, for a program that sweeps
+/// in-process.
+pub fn run_in_memory<F>(base: &toml::Table, grid: &Grid, runner: F) -> Result<Vec<PointResult>>
+where
+    F: Fn(&toml::Table) -> Result<BTreeMap<String, f64>> + Sync,
+{
+    if grid.is_empty() {
+        return Err(Error::invalid("grid", "the grid has no points"));
+    }
+    Ok((0..grid.len()).into_par_iter().map(|k| run_one(base, grid, k, &runner)).collect())
+}
+
+/// The runner of `linflow sweep`: the experiment document `doc` (named `name` unless it names
+/// itself) parsed and run at its own precision, with [`scalars`] of its report and, for a
+/// discrete method, its step size `eta`.
+pub fn run_point(doc: &toml::Table, name: &str) -> Result<BTreeMap<String, f64>> {
+    let spec = ExperimentSpec::from_table(doc, name)?;
+    let report = spec.run(None)?;
+    let mut m = scalars(&report);
+    if let Some((method, _)) = spec.discrete() {
+        m.insert("eta".into(), method.eta().to_f64());
+    }
+    Ok(m)
+}
+
+/// One row of a sweep's table from a run's report: `final_loss`, `grad_calls`, `steps` (the
+/// last step), `done` and `passed` (1 or 0), `worst_rel_Q` per law; with a stop threshold
+/// `converged` (1 when the loss reached it, else 0); for a completion generated from a truth
+/// `test_mse`, `effective_rank` and the largest singular values `sigma_01`, `sigma_02`, ….
+pub fn scalars(report: &RunReport) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    let t = &report.trajectory;
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    m.insert("final_loss".to_string(), t.loss.last().copied().unwrap_or(f64::NAN));
+    m.insert("grad_calls".to_string(), t.grad_calls as f64);
+    m.insert("steps".to_string(), t.steps.last().copied().unwrap_or(0) as f64);
+    m.insert("done".to_string(), flag(t.outcome.is_done()));
+    m.insert("passed".to_string(), flag(report.passed()));
+    match t.outcome {
+        Outcome::Converged { .. } => m.insert("converged".to_string(), 1.0),
+        Outcome::NotConverged { .. } => m.insert("converged".to_string(), 0.0),
+        _ => None,
+    };
+    for v in &report.verdicts {
+        m.insert(format!("worst_rel_{}", v.report.quantity), v.report.worst_rel);
+    }
+    if let Some(c) = &report.completion {
+        m.insert("test_mse".to_string(), c.test_mse);
+        m.insert("effective_rank".to_string(), c.effective_rank);
+        for (i, s) in c.singular_values.iter().enumerate() {
+            m.insert(format!("sigma_{:02}", i + 1), *s);
+        }
+    }
+    m
 }
 
 /// The merged table as CSV: `index`, the axes, then every result key (empty where a point failed,

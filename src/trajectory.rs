@@ -12,6 +12,23 @@ use serde::{Deserialize, Serialize};
 pub enum Outcome {
     /// Reached the requested horizon.
     Done,
+    /// The loss fell to the run's stop threshold ([`crate::run::RunOptions::stop_loss`]) at this
+    /// step: the horizon of a run given one.
+    Converged {
+        /// The first step whose loss is at most the threshold.
+        step: usize,
+        /// The loss there.
+        loss: f64,
+    },
+    /// A run with a stop threshold took all its steps without its loss falling to it.
+    NotConverged {
+        /// Steps taken.
+        steps: usize,
+        /// The loss after the last step.
+        loss: f64,
+        /// The threshold it did not reach.
+        stop_loss: f64,
+    },
     /// Stopped at the step limit before the horizon.
     StepLimit {
         /// Steps taken.
@@ -57,9 +74,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Whether the run reached its horizon.
+    /// Whether the run reached its horizon: all its steps or time, or its stop threshold.
     pub fn is_done(&self) -> bool {
-        matches!(self, Outcome::Done)
+        matches!(self, Outcome::Done | Outcome::Converged { .. })
     }
 }
 

@@ -158,6 +158,22 @@ pub struct RunReport {
     pub trajectory: Trajectory<f64>,
     /// The trajectory at the run's precision (written as `trajectory.json`).
     pub text: TrajectoryText,
+    /// For a completion loss generated from a truth: the final end-to-end matrix against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion: Option<CompletionMeasures>,
+}
+
+/// The final end-to-end matrix $W$ of a completion run against the ground truth $M$ its
+/// observations were drawn from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CompletionMeasures {
+    /// Test error: the mean squared error over all entries, $\|W - M\|_F^2/(d_N d_0)$.
+    pub test_mse: f64,
+    /// Effective rank of $W$ (Roy and Vetterli: $\exp$ of the entropy of the normalized
+    /// singular values).
+    pub effective_rank: f64,
+    /// The largest singular values of $W$ (at most ten), decreasing.
+    pub singular_values: Vec<f64>,
 }
 
 impl RunReport {
@@ -197,7 +213,7 @@ impl RunReport {
 
     /// A short summary (without the states), for `summary.json`; numbers at the run's precision.
     pub fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "name": self.name,
             "precision": self.precision,
             "method": self.trajectory.method,
@@ -213,7 +229,14 @@ impl RunReport {
             "evidence": self.evidence(),
             "passed": self.passed(),
             "final_state": self.text.states.last(),
-        })
+            "steps": self.trajectory.steps.last(),
+        });
+        if let (Some(c), Some(map)) = (&self.completion, v.as_object_mut()) {
+            map.insert("test_mse".into(), c.test_mse.into());
+            map.insert("effective_rank".into(), c.effective_rank.into());
+            map.insert("singular_values".into(), c.singular_values.clone().into());
+        }
+        v
     }
 
     /// The verdict table printed by `linflow check`.

@@ -324,7 +324,7 @@ fn dmf_completion_quick_reproduces_the_paper_and_matches_the_truth() {
     );
     // Depth 3 at k = 2000 recovers M: its five leading singular values are those of M (to 1%: a test
     // MSE <= 1e-3 is a Frobenius error <= 3.2 against singular values of tens, Weyl's inequality).
-    let prob = linflow::completion::CompletionProblem::new(100, 5, 100.0, 2000, 1000, 2000 + 2000).unwrap();
+    let prob = linflow::experiments::dmf_completion::problem(&m.setting, 2000, 0).unwrap();
     let truth_sv = singular_values(&prob.truth).unwrap();
     let d3 = m.select(3, 2000, 1e-3);
     let d3 = d3.iter().find(|r| r.seed == 0).unwrap();

@@ -4,7 +4,6 @@ use clap::{Args, Parser, Subcommand};
 use linflow::config::{ExperimentSpec, Limits, PrecisionChoice, RunReport};
 use linflow::experiments;
 use linflow::sweep::{self, Axis, Grid, Shard};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -490,19 +489,7 @@ fn sweep_cmd(
         // Check the first point before spreading out, so a bad file fails once and clearly.
         ExperimentSpec::from_table(&grid.point(&base, 0)?, "sweep")?;
         let stem = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-        sweep::run(&base, &grid, shard, out, |doc| {
-            let report = ExperimentSpec::from_table(doc, &stem)?.run(None)?;
-            let mut m = BTreeMap::new();
-            let t = &report.trajectory;
-            m.insert("final_loss".to_string(), t.loss.last().copied().unwrap_or(f64::NAN));
-            m.insert("grad_calls".to_string(), t.grad_calls as f64);
-            m.insert("done".to_string(), if t.outcome.is_done() { 1.0 } else { 0.0 });
-            m.insert("passed".to_string(), if report.passed() { 1.0 } else { 0.0 });
-            for v in &report.verdicts {
-                m.insert(format!("worst_rel_{}", v.report.quantity), v.report.worst_rel);
-            }
-            Ok(m)
-        })?
+        sweep::run(&base, &grid, shard, out, |doc| sweep::run_point(doc, &stem))?
     };
     sweep::write_table(out, &results)?;
     Ok(results.iter().filter(|r| r.result.is_err()).count())

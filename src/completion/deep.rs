@@ -28,7 +28,22 @@ impl CompletionProblem {
     /// `k` entries drawn uniformly without replacement with seed `obs_seed`.
     pub fn new(n: usize, rank: usize, fro: f64, k: usize, truth_seed: u64, obs_seed: u64) -> Result<Self> {
         let truth = data::low_rank_with_norm(n, n, rank, fro, &mut data::rng(truth_seed))?;
-        let loss = data::completion_exact(&truth, k, &mut data::rng(obs_seed))?.with_reduction(Reduction::Mean)?;
+        let loss = data::completion_exact(&truth, k, &mut data::rng(obs_seed))?;
+        Self::from_parts(truth, loss)
+    }
+
+    /// The instance an experiment file with `[loss] seed = seed` generates (`truth = "low_rank"`,
+    /// `rank`, `truth_norm = fro`, `observed = k`): the truth and then the observed entries drawn
+    /// from the one random stream of `seed`.
+    pub fn from_seed(n: usize, rank: usize, fro: f64, k: usize, seed: u64) -> Result<Self> {
+        let mut rng = data::rng(seed);
+        let truth = data::low_rank_with_norm(n, n, rank, fro, &mut rng)?;
+        let loss = data::completion_exact(&truth, k, &mut rng)?;
+        Self::from_parts(truth, loss)
+    }
+
+    fn from_parts(truth: Mat<f64>, loss: Loss<f64>) -> Result<Self> {
+        let loss = loss.with_reduction(Reduction::Mean)?;
         let Loss::Completion { entries, .. } = &loss else {
             return Err(Error::Other("completion_exact builds a completion loss".into()));
         };
@@ -53,10 +68,7 @@ impl CompletionProblem {
     /// Gaussian layers with per-layer standard deviation `scale^{1/N}/√n`, so that the product has
     /// Frobenius norm about `scale·√n` (the paper's initialization).
     pub fn init(&self, depth: usize, scale: f64, seed: u64) -> Result<Params<f64>> {
-        if !(scale.is_finite() && scale > 0.0) {
-            return Err(Error::invalid("init scale", format!("must be finite and > 0, got {scale}")));
-        }
-        let std = scale.powf(1.0 / depth as f64) / (self.n() as f64).sqrt();
+        let std = layer_std(scale, depth, self.n())?;
         Ok(init::gaussian(&Arch::deep_linear(&vec![self.n(); depth + 1])?, std, &mut data::rng(seed)))
     }
 
@@ -66,8 +78,28 @@ impl CompletionProblem {
     /// that of $\frac2m P_\Omega$), so $c < 2$ keeps GD stable there; $c$ is the fraction of that
     /// bound used.
     pub fn step_size(&self, depth: usize, c: f64) -> f64 {
-        let n = depth as f64;
-        let m = self.entries.len() as f64;
-        c * m / (2.0 * n * self.sigma_max.powf(2.0 - 2.0 / n))
+        stable_step_size(self.entries.len(), depth, self.sigma_max, c)
     }
+}
+
+/// The per-layer standard deviation $s^{1/N}/\sqrt d$ of Gaussian `d×d` layers whose depth-`N`
+/// product has Frobenius norm about $s\sqrt d$ ([`CompletionProblem::init`]; `[init] per_layer =
+/// "end_to_end"` of an experiment file). Errors unless `scale` is finite and > 0 and `depth`, `d`
+/// are at least 1.
+pub fn layer_std(scale: f64, depth: usize, d: usize) -> Result<f64> {
+    if !(scale.is_finite() && scale > 0.0) {
+        return Err(Error::invalid("init scale", format!("must be finite and > 0, got {scale}")));
+    }
+    if depth == 0 || d == 0 {
+        return Err(Error::invalid("depth", format!("depth and width must be at least 1, got {depth} and {d}")));
+    }
+    Ok(scale.powf(1.0 / depth as f64) / (d as f64).sqrt())
+}
+
+/// The step size $\eta = c\,m/(2N\sigma_1^{2-2/N})$ for `m` observations under the mean squared
+/// error, depth `N` and truth's largest singular value $\sigma_1$ ([`CompletionProblem::step_size`];
+/// `[method] eta = { stable_fraction = c }` of an experiment file).
+pub fn stable_step_size(m: usize, depth: usize, sigma_max: f64, c: f64) -> f64 {
+    let n = depth as f64;
+    c * m as f64 / (2.0 * n * sigma_max.powf(2.0 - 2.0 / n))
 }

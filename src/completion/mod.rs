@@ -25,7 +25,7 @@ pub mod nuclear;
 mod polish;
 pub mod spectral;
 
-pub use deep::CompletionProblem;
+pub use deep::{layer_std, stable_step_size, CompletionProblem};
 pub use descent::{descend, Descent, DescentOptions, Stop};
 pub use nuclear::{min_nuclear_norm_completion, NuclearCompletion, NuclearOptions};
 pub use spectral::{effective_rank, schatten, singular_values, test_mse};

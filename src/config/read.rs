@@ -9,7 +9,7 @@ use super::section::{bad, matrices, matrix, num, Section};
 use crate::data;
 use crate::error::{Error, Result};
 use crate::mat::Mat;
-use crate::model::{Arch, Loss};
+use crate::model::{Arch, Loss, Reduction};
 use crate::optim::{BarKind, Method};
 use crate::scalar::{Scalar, Q};
 
@@ -22,7 +22,7 @@ pub(super) fn f64_in(field: &str, q: &Q) -> Result<f64> {
 #[derive(Clone, Debug)]
 enum Truth {
     Gaussian { scale: f64 },
-    LowRank { rank: usize },
+    LowRank { rank: usize, norm: Option<f64> },
     Sparse { s: usize },
     Identity,
     Explicit(Mat<Q>),
@@ -31,11 +31,26 @@ enum Truth {
 impl Truth {
     fn read(sec: &Section) -> Result<Self> {
         let field = sec.field("truth");
+        if sec.table_has("truth_norm") && sec.peek_str("truth") != Some("low_rank") {
+            return Err(bad(&sec.field("truth_norm"), "applies to truth = \"low_rank\" only"));
+        }
         Ok(match sec.get("truth") {
             None => Truth::Gaussian { scale: Self::scale(sec)? },
             Some(toml::Value::String(s)) => match s.as_str() {
                 "gaussian" => Truth::Gaussian { scale: Self::scale(sec)? },
-                "low_rank" => Truth::LowRank { rank: sec.positive("rank")? },
+                "low_rank" => {
+                    let norm = match sec.num_opt("truth_norm")? {
+                        None => None,
+                        Some(q) => {
+                            let f = f64_in(&sec.field("truth_norm"), &q)?;
+                            if !(f.is_finite() && f > 0.0) {
+                                return Err(bad(&sec.field("truth_norm"), format!("must be > 0, got {}", short(&q))));
+                            }
+                            Some(f)
+                        }
+                    };
+                    Truth::LowRank { rank: sec.positive("rank")?, norm }
+                }
                 "sparse" => Truth::Sparse { s: sec.positive("sparsity")? },
                 "identity" => Truth::Identity,
                 other => {
@@ -57,11 +72,16 @@ impl Truth {
         let q = Q::new();
         let m = match self {
             Truth::Gaussian { scale } => data::gaussian(shape.0, shape.1, *scale, rng).cast(&q),
-            Truth::LowRank { rank } => {
+            Truth::LowRank { rank, norm } => {
                 if *rank > shape.0.min(shape.1) {
                     return Err(bad(field, format!("rank {rank} exceeds min{shape:?} of the end-to-end shape")));
                 }
-                data::low_rank(shape.0, shape.1, *rank, rng).cast(&q)
+                match norm {
+                    None => data::low_rank(shape.0, shape.1, *rank, rng).cast(&q),
+                    Some(f) => data::low_rank_with_norm(shape.0, shape.1, *rank, *f, rng)
+                        .map_err(|e| bad(field, e.to_string()))?
+                        .cast(&q),
+                }
             }
             Truth::Sparse { s } => {
                 if shape.0 != 1 {
@@ -100,6 +120,14 @@ impl LossData {
     }
 }
 
+/// What `[loss]` describes: the data, the reduction of a sensing or completion loss, and the
+/// ground truth a completion was generated from (for its test error).
+pub(super) struct LossRead {
+    pub(super) data: LossData,
+    pub(super) reduction: Option<Reduction>,
+    pub(super) truth: Option<Mat<f64>>,
+}
+
 /// The initialization.
 #[derive(Clone, Debug)]
 pub(super) enum InitKind {
@@ -114,7 +142,15 @@ pub(super) enum InitKind {
 /// Dynamics: a discrete method or a flow.
 #[derive(Clone, Debug)]
 pub(super) enum Dynamics {
-    Discrete { method: Method<Q>, batch: Option<(usize, u64)>, steps: usize },
+    Discrete {
+        method: Method<Q>,
+        batch: Option<(usize, u64)>,
+        steps: usize,
+        /// `run.stop_loss`: stop at the first step whose loss is at most this.
+        stop_loss: Option<f64>,
+        /// `method.eta = { stable_fraction = c }`: η from the completion rule, set once the loss is read.
+        stable_fraction: Option<f64>,
+    },
     Flow(FlowSpec),
 }
 
@@ -180,8 +216,43 @@ fn check_data(field: &str, entries: f64, limits: &Limits) -> Result<()> {
     e.check(limits)
 }
 
-pub(super) fn read_loss(l: &Section, arch: &Arch, limits: &Limits) -> Result<LossData> {
+pub(super) fn read_loss(l: &Section, arch: &Arch, limits: &Limits) -> Result<LossRead> {
     let kind = l.str_req("kind", "target, regression, sensing or completion")?;
+    let reduction = match l.str_opt("reduction")? {
+        None => None,
+        Some(r) => {
+            let r = match r {
+                "mean" => Reduction::Mean,
+                "half_sum" => Reduction::HalfSum,
+                "half_mean" => Reduction::HalfMean,
+                other => {
+                    return Err(bad(
+                        &l.field("reduction"),
+                        format!("expected mean, half_sum or half_mean, got \"{other}\""),
+                    ))
+                }
+            };
+            if !matches!(kind, "sensing" | "completion") {
+                return Err(bad(
+                    &l.field("reduction"),
+                    format!("only sensing and completion losses take a reduction, not {kind}"),
+                ));
+            }
+            Some(r)
+        }
+    };
+    let mut truth_f64 = None;
+    let data = read_loss_data(l, kind, arch, limits, &mut truth_f64)?;
+    Ok(LossRead { data, reduction, truth: truth_f64 })
+}
+
+fn read_loss_data(
+    l: &Section,
+    kind: &str,
+    arch: &Arch,
+    limits: &Limits,
+    truth_out: &mut Option<Mat<f64>>,
+) -> Result<LossData> {
     let shape = arch.output_shape();
     let seed = l.usize_opt("seed")?.unwrap_or(0) as u64;
     let mut rng = data::rng(seed);
@@ -260,6 +331,14 @@ pub(super) fn read_loss(l: &Section, arch: &Arch, limits: &Limits) -> Result<Los
         "completion" => match l.get("entries") {
             Some(e) => {
                 let field = l.field("entries");
+                for key in ["observed", "fraction"] {
+                    if l.table_has(key) {
+                        return Err(bad(
+                            &l.field(key),
+                            "explicit entries are given: drop it, or drop entries to generate the data",
+                        ));
+                    }
+                }
                 let list = e.as_array().ok_or_else(|| bad(&field, "expected [[i, j, value], ..]"))?;
                 let mut entries = Vec::new();
                 for (k, t) in list.iter().enumerate() {
@@ -291,12 +370,38 @@ pub(super) fn read_loss(l: &Section, arch: &Arch, limits: &Limits) -> Result<Los
                 LossData::Completion(shape, entries)
             }
             None => {
+                let observed = l.usize_opt("observed")?;
+                if observed.is_some() && l.table_has("fraction") {
+                    return Err(bad(
+                        &l.field("observed"),
+                        "give observed (exactly k entries) or fraction (each entry with probability p), not both",
+                    ));
+                }
+                let cells = shape.0 as f64 * shape.1 as f64;
+                if let Some(k) = observed {
+                    if k == 0 || k as f64 > cells {
+                        return Err(bad(
+                            &l.field("observed"),
+                            format!(
+                                "must be in 1..={cells} (entries of the {}x{} end-to-end matrix), got {k}",
+                                shape.0, shape.1
+                            ),
+                        ));
+                    }
+                    check_data(&l.field("observed"), 3.0 * k as f64, limits)?;
+                }
                 let frac = l.num_opt("fraction")?.map_or(Ok(0.5), |q| f64_in(&l.field("fraction"), &q))?;
                 if !(frac > 0.0 && frac <= 1.0) {
                     return Err(bad(&l.field("fraction"), format!("must be in (0, 1], got {frac}")));
                 }
-                let truth = Truth::read(l)?.build(shape, &mut rng, &l.field("truth"))?;
-                match data::completion(&truth.to_f64(), frac, &mut rng) {
+                let truth = Truth::read(l)?.build(shape, &mut rng, &l.field("truth"))?.to_f64();
+                let loss = match observed {
+                    Some(k) => data::completion_exact(&truth, k, &mut rng)
+                        .map_err(|e| bad(&l.field("observed"), e.to_string()))?,
+                    None => data::completion(&truth, frac, &mut rng),
+                };
+                *truth_out = Some(truth);
+                match loss {
                     Loss::Completion { entries, .. } => LossData::Completion(
                         shape,
                         entries.iter().map(|(i, j, v)| (*i, *j, q.from_f64_like(*v))).collect(),
@@ -324,8 +429,39 @@ pub(super) fn read_init(i: &Section, arch: &Arch) -> Result<InitKind> {
         Ok(s)
     };
     let seed = || -> Result<u64> { Ok(i.usize_opt("seed")?.unwrap_or(0) as u64) };
+    if i.table_has("per_layer") && kind != "gaussian" {
+        return Err(bad(&i.field("per_layer"), "applies to kind = \"gaussian\" only"));
+    }
     Ok(match kind {
-        "gaussian" => InitKind::Gaussian { scale: scale()?, seed: seed()? },
+        "gaussian" => {
+            let scale = scale()?;
+            let scale = match i.str_opt("per_layer")? {
+                None | Some("scale") => scale,
+                Some("end_to_end") => {
+                    let field = i.field("per_layer");
+                    let Arch::DeepLinear { widths } = arch else {
+                        return Err(bad(&field, "\"end_to_end\" is for deep linear networks"));
+                    };
+                    let d = widths[0];
+                    if widths.iter().any(|&w| w != d) {
+                        return Err(bad(
+                            &field,
+                            format!("\"end_to_end\" needs square layers (all widths equal), got {widths:?}"),
+                        ));
+                    }
+                    let s = f64_in(&i.field("scale"), &scale)?;
+                    let std = crate::completion::layer_std(s, arch.depth(), d).map_err(|e| bad(&i.field("scale"), e.to_string()))?;
+                    Q::from_f64(std).ok_or_else(|| bad(&i.field("scale"), format!("per-layer std {std} is not finite")))?
+                }
+                Some(other) => {
+                    return Err(bad(
+                        &i.field("per_layer"),
+                        format!("expected \"scale\" (std = scale) or \"end_to_end\" (std = scale^(1/N)/sqrt(d)), got \"{other}\""),
+                    ))
+                }
+            };
+            InitKind::Gaussian { scale, seed: seed()? }
+        }
         "orthogonal" => InitKind::Orthogonal { scale: scale()?, seed: seed()? },
         "identity" => InitKind::Identity { scale: scale()? },
         "balanced" => {
@@ -378,6 +514,9 @@ pub(super) fn read_dynamics(m: &Section, r: &Section, loss_scale: &Q) -> Result<
         m.str_req("kind", &format!("gd, sgd, sam, usam, heavy_ball, nesterov, nbar, obar or a flow ({FLOW_KINDS})"))?;
     if let Some(field) = FieldKind::read(kind, m)? {
         let integrator = IntegratorSpec::read(m)?;
+        if r.table_has("stop_loss") {
+            return Err(bad(&r.field("stop_loss"), format!("applies to discrete methods, not the flow {kind}")));
+        }
         let t1 = r.num_req("t1")?;
         if t1.cmp0() != std::cmp::Ordering::Greater {
             return Err(bad(&r.field("t1"), format!("must be > 0, got {}", short(&t1))));
@@ -397,7 +536,23 @@ pub(super) fn read_dynamics(m: &Section, r: &Section, loss_scale: &Q) -> Result<
     if *loss_scale != 1 {
         return Err(bad("loss.scale", format!("{NO_SCALE}, not {kind}")));
     }
-    let eta = m.num_req("eta")?;
+    let (eta, stable_fraction) = match m.get("eta") {
+        Some(toml::Value::Table(t)) => {
+            let sec = Section::new(&m.field("eta"), t);
+            let c = sec.num_req("stable_fraction")?;
+            let f = f64_in(&sec.field("stable_fraction"), &c)?;
+            if !(f.is_finite() && f > 0.0) {
+                return Err(bad(&sec.field("stable_fraction"), format!("must be > 0, got {}", short(&c))));
+            }
+            sec.finish()?;
+            if kind != "gd" {
+                return Err(bad(&m.field("eta"), format!("{{ stable_fraction }} is a rule for gd, not {kind}")));
+            }
+            // A placeholder until the loss's data give the step size (ExperimentSpec::from_table).
+            (Q::from(1), Some(f))
+        }
+        _ => (m.num_req("eta")?, None),
+    };
     let aux_key = match kind {
         "sam" | "usam" => "rho",
         "heavy_ball" | "nesterov" => "beta",
@@ -434,5 +589,15 @@ pub(super) fn read_dynamics(m: &Section, r: &Section, loss_scale: &Q) -> Result<
         _ => None,
     };
     let steps = r.usize_req("steps")?;
-    Ok(Dynamics::Discrete { method, batch, steps })
+    let stop_loss = match r.num_opt("stop_loss")? {
+        None => None,
+        Some(q) => {
+            let f = f64_in(&r.field("stop_loss"), &q)?;
+            if !(f.is_finite() && f >= 0.0) {
+                return Err(bad(&r.field("stop_loss"), format!("must be >= 0, got {}", short(&q))));
+            }
+            Some(f)
+        }
+    };
+    Ok(Dynamics::Discrete { method, batch, steps, stop_loss, stable_fraction })
 }

@@ -38,6 +38,11 @@ impl<'a> Section<'a> {
         self.table.contains_key(key)
     }
 
+    /// The string at `key`, if it is one (without marking it read).
+    pub(crate) fn peek_str(&self, key: &str) -> Option<&'a str> {
+        self.table.get(key).and_then(|v| v.as_str())
+    }
+
     pub(crate) fn get(&self, key: &str) -> Option<&'a toml::Value> {
         self.used.borrow_mut().insert(key.into());
         self.table.get(key)
