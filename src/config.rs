@@ -38,6 +38,7 @@
 //!
 //! [check]
 //! tolerance = 0                  # relative; default: 0 exact, 1e-10 f64, 2^(20-bits) MPFR
+//! every = 1                      # discrete methods: check the laws after every n-th step
 //!
 //! [reference]                    # optional, flows: a closed form compared at the saved times
 //! kind = "saxe_modes"            # saxe_modes | riccati | diagonal | hyperbolic_entropy | kempf_ness | balancing
@@ -186,6 +187,8 @@ pub struct ExperimentSpec {
     save: SaveSpec,
     divergence: f64,
     tolerance: Option<f64>,
+    /// `[check] every`: discrete runs check their laws after every this-many steps.
+    check_every: usize,
     reference: Option<ReferenceSpec>,
     /// Memory and work limits a run must stay within (checked before anything is allocated).
     pub limits: Limits,
@@ -280,8 +283,21 @@ impl ExperimentSpec {
         }
         r.finish()?;
 
+        let mut check_every = 1;
         let tolerance = match top.opt_sub("check")? {
             Some(c) => {
+                if let Some(n) = c.usize_opt("every")? {
+                    if n == 0 {
+                        return Err(bad("check.every", "must be at least 1"));
+                    }
+                    if matches!(dynamics, Dynamics::Flow(_)) {
+                        return Err(bad(
+                            "check.every",
+                            "applies to discrete methods (flows check their laws at the saved times)",
+                        ));
+                    }
+                    check_every = n;
+                }
                 let t = match c.num_opt("tolerance")? {
                     Some(q) if q.cmp0() == std::cmp::Ordering::Less => {
                         return Err(bad("check.tolerance", format!("must be >= 0, got {}", short(&q))))
@@ -331,6 +347,7 @@ impl ExperimentSpec {
             save,
             divergence,
             tolerance,
+            check_every,
             reference,
             limits: *limits,
         })
@@ -568,7 +585,7 @@ impl ExperimentSpec {
                 let method = method.map(|q| proto.from_q_like(q));
                 let ids = discrete_identities(&method, &self.arch, model.weight_decay.as_ref());
                 let unchecked = ids.unchecked.clone();
-                let mut monitor = ids.monitor();
+                let mut monitor = ids.monitor().check_every(self.check_every);
                 let mut opt = Optimizer::exact(method)?;
                 if let Some((size, seed)) = batch {
                     opt = opt.with_batches(*size, *seed);

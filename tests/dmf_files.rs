@@ -89,6 +89,9 @@ fn bad_values_are_refused_naming_the_key() {
         (variant(DMF, "{ stable_fraction = 1.5 }", "{ fraction = 1.5 }"), "method.eta.stable_fraction"),
         (variant(DMF, "reduction = \"mean\"", "reduction = \"half_sum\""), "method.eta"),
         (variant(DMF, "kind = \"gd\"", "kind = \"sam\"\nrho = 0.1"), "method.eta"),
+        (format!("{DMF}\n[check]\nevery = 0\n"), "check.every"),
+        (format!("{DMF}\n[check]\nevery = -2\n"), "check.every"),
+        (DMF.split("[method]").next().unwrap().to_string() + flow + "\n[check]\nevery = 2\n", "check.every"),
     ];
     for (body, field) in &cases {
         refused(body, field);
@@ -196,6 +199,21 @@ fn stable_fraction_is_the_completion_rule() {
     let (m, depth) = (6.0, 2.0);
     let want = 1.5 * m / (2.0 * depth * sigma.powf(2.0 - 2.0 / depth));
     assert_eq!(s.discrete().unwrap().0.eta().to_f64(), want);
+}
+
+#[test]
+fn check_every_checks_the_drift_law_at_the_multiples_only() {
+    // 50 GD steps (no stop): every = 7 checks steps 7, 14, ..., 49, i.e. 7 of them; the exact
+    // eta^2 balancedness law holds at each (the same law checked at every step passes too).
+    let body = variant(DMF, "stop_loss = 1e-6\n", "");
+    let all = spec(&body).run(None).unwrap();
+    let some = spec(&format!("{body}\n[check]\nevery = 7\n")).run(None).unwrap();
+    let (a, b) = (&all.trajectory.laws[0], &some.trajectory.laws[0]);
+    assert_eq!((a.checks, b.checks), (50, 50 / 7), "{} / {}", a.checks, b.checks);
+    // Same trajectory: the monitor only observes.
+    assert_eq!(all.trajectory.states.last(), some.trajectory.states.last());
+    // The checked steps are a subset, so the worst deviation can only be smaller or equal.
+    assert!(b.worst_rel <= a.worst_rel && all.passed() && some.passed(), "{}", some.table());
 }
 
 #[test]

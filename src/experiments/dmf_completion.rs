@@ -194,6 +194,9 @@ eta = {{ stable_fraction = {c:?} }}
 steps = {steps}
 stop_loss = {tol:?}
 save = "final"
+
+[check]
+every = 100
 "#,
         rank = s.rank,
         fro = s.fro,
