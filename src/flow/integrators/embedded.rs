@@ -36,6 +36,12 @@ pub struct EmbeddedPair<S> {
     pub embedded: Vec<S>,
     /// Order of the embedded weights.
     pub embedded_order: usize,
+    /// Third-order weights $\check b$ for Hairer's combined estimate of DOP853
+    /// ([`dop853`](super::dop853)): when present the error norm is
+    /// $|h|E_5/\sqrt{n(E_5 + 0.01E_3)}$ with $E_5$, $E_3$ the scaled sums of squares of
+    /// $\sum_i(b_i-\hat b_i)k_i$ and $\sum_i(b_i-\check b_i)k_i$, and the step controller uses the
+    /// exponent $1/p$ ($p$ the method's order) instead of $1/(\hat p+1)$.
+    pub embedded3: Option<Vec<S>>,
     /// Whether the last stage is evaluated at $(t + h, y_{n+1})$ (first same as last).
     pub fsal: bool,
     /// The $\beta$ of the PI step controller.
@@ -75,6 +81,7 @@ impl<S: Scalar> EmbeddedPair<S> {
             method: Tableau { a, b, c, order: 5 },
             embedded: bh,
             embedded_order: 4,
+            embedded3: None,
             fsal: true,
             pi_beta: 0.04,
             name: "dp5",
@@ -219,6 +226,7 @@ impl<S: Scalar> EmbeddedPair<S> {
             method: Tableau { a, b, c, order: 8 },
             embedded: bh,
             embedded_order: 7,
+            embedded3: None,
             fsal: false,
             pi_beta: 0.0,
             name: "dp8",
@@ -233,6 +241,17 @@ impl<S: Scalar> EmbeddedPair<S> {
             c: self.method.c.clone(),
             order: self.embedded_order,
         }
+    }
+
+    /// The tableau with the third-order weights $\check b$ in place of $b$, for pairs with
+    /// Hairer's combined estimate (`None` otherwise).
+    pub fn embedded3_tableau(&self) -> Option<Tableau<S>> {
+        self.embedded3.as_ref().map(|b| Tableau {
+            a: self.method.a.clone(),
+            b: b.clone(),
+            c: self.method.c.clone(),
+            order: 3,
+        })
     }
 }
 
@@ -296,6 +315,8 @@ pub struct Embedded {
     b: Vec<f64>,
     /// $b - \hat b$.
     e: Vec<f64>,
+    /// $b - \check b$ (Hairer's combined estimate), with its buffer.
+    e3: Option<(Vec<f64>, Vec<f64>)>,
     c: Vec<f64>,
     err_order: usize,
     order: usize,
@@ -319,10 +340,15 @@ impl Embedded {
         let s = pair.method.stages();
         let a = (0..s).map(|i| pair.method.a[i][..i].to_vec()).collect();
         let e = pair.method.b.iter().zip(&pair.embedded).map(|(x, y)| x - y).collect();
+        let e3 = pair
+            .embedded3
+            .as_ref()
+            .map(|b3| (pair.method.b.iter().zip(b3).map(|(x, y)| x - y).collect(), vec![0.0; n]));
         Embedded {
             a,
             b: pair.method.b.clone(),
             e,
+            e3,
             c: pair.method.c.clone(),
             err_order: pair.embedded_order,
             order: pair.method.order,
@@ -443,7 +469,8 @@ impl Embedded {
         let mut h = self.h;
         let mut rejected_last = false;
         let mut non_finite = false;
-        let expo = 1.0 / (self.err_order as f64 + 1.0) - 0.75 * self.beta;
+        let expo = if self.e3.is_some() { 1.0 / self.order as f64 } else { 1.0 / (self.err_order as f64 + 1.0) }
+            - 0.75 * self.beta;
         let mut steps = 0usize;
         loop {
             if steps >= ctl.max_steps {
@@ -498,12 +525,40 @@ impl Embedded {
                     }
                 }
             }
-            let mut acc = 0.0;
-            for ((ev, yo), yn) in self.ytmp.iter().zip(y.iter()).zip(&self.ynew) {
-                let r = ev / (ctl.atol + ctl.rtol * yo.abs().max(yn.abs()));
-                acc += r * r;
-            }
-            let err = (acc / n.max(1) as f64).sqrt();
+            let err = if let Some((e3, err3)) = self.e3.as_mut() {
+                // Hairer's DOP853 estimate: both differences without the factor h, then
+                // |h| E5 / sqrt(n (E5 + 0.01 E3)).
+                err3.iter_mut().for_each(|v| *v = 0.0);
+                for (ei, ki) in e3.iter().zip(&self.k) {
+                    if *ei != 0.0 {
+                        for (v, kv) in err3.iter_mut().zip(ki) {
+                            *v += ei * kv;
+                        }
+                    }
+                }
+                let (mut s5, mut s3) = (0.0, 0.0);
+                for (((ev, e3v), yo), yn) in self.ytmp.iter().zip(err3.iter()).zip(y.iter()).zip(&self.ynew) {
+                    let sk = ctl.atol + ctl.rtol * yo.abs().max(yn.abs());
+                    let (r5, r3) = (ev / (h_step * sk), e3v / sk);
+                    s5 += r5 * r5;
+                    s3 += r3 * r3;
+                }
+                let den = s5 + 0.01 * s3;
+                if den > 0.0 {
+                    h_step.abs() * s5 / (den * n.max(1) as f64).sqrt()
+                } else if den == 0.0 {
+                    0.0
+                } else {
+                    f64::NAN
+                }
+            } else {
+                let mut acc = 0.0;
+                for ((ev, yo), yn) in self.ytmp.iter().zip(y.iter()).zip(&self.ynew) {
+                    let r = ev / (ctl.atol + ctl.rtol * yo.abs().max(yn.abs()));
+                    acc += r * r;
+                }
+                (acc / n.max(1) as f64).sqrt()
+            };
             if !err.is_finite() {
                 non_finite = true;
                 self.stats.rejected += 1;
