@@ -19,11 +19,25 @@ fn entries(rows: usize, cols: usize) -> usize {
 }
 
 /// Dense `rows × cols` matrix, row-major.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub struct Mat<S> {
     rows: usize,
     cols: usize,
     data: Vec<S>,
+}
+
+impl<S: Clone> Clone for Mat<S> {
+    fn clone(&self) -> Self {
+        Mat { rows: self.rows, cols: self.cols, data: self.data.clone() }
+    }
+
+    /// Reuses the buffer of `self` (the gradient's workspaces copy into matrices of the same
+    /// shape at every evaluation; the derived `clone_from` would allocate a new buffer each time).
+    fn clone_from(&mut self, source: &Self) {
+        self.rows = source.rows;
+        self.cols = source.cols;
+        self.data.clone_from(&source.data);
+    }
 }
 
 impl<S: Scalar> Mat<S> {
@@ -297,5 +311,28 @@ mod tests {
         assert_eq!(f, e.to_f64());
         assert_eq!(aq.t().matmul(&bq), e);
         assert_eq!(b.prod(true, &a, false), f.t());
+    }
+
+    #[test]
+    fn tiny_products_in_every_shape_and_transpose_agree_with_rationals() {
+        // Every shape with sides 1..=5 (sides up to 4 take the padded tiny path, 5 the general
+        // loops) and every transpose pattern: entries are multiples of 1/8 below 4 in size, so
+        // each f64 product and partial sum is exact and the results must equal the rational ones
+        // exactly; `clone_from` into a buffer of another shape takes the source's shape.
+        let q = Q::new();
+        for (m, k, n) in (1..=5).flat_map(|m| (1..=5).flat_map(move |k| (1..=5).map(move |n| (m, k, n)))) {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let (ar, ac) = if ta { (k, m) } else { (m, k) };
+                let (br, bc) = if tb { (n, k) } else { (k, n) };
+                let a = Mat::from_fn(ar, ac, |i, j| ((i * 5 + j * 3) % 7) as f64 / 8.0 - 0.375);
+                let b = Mat::from_fn(br, bc, |i, j| ((i * 2 + j * 7) % 9) as f64 / 8.0 - 0.5);
+                let f = a.prod(ta, &b, tb);
+                let e = a.cast(&q).prod(ta, &b.cast(&q), tb);
+                assert_eq!(f, e.to_f64(), "{m}x{k}x{n}, transposes {ta} {tb}");
+                let mut c = Mat::zeros(1, 1, &0.0);
+                c.clone_from(&f);
+                assert_eq!(c, f);
+            }
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! The allocation-free embedded Runge–Kutta driver (Dormand–Prince 5(4), Tsitouras 5(4),
-//! Prince–Dormand 8(7)): order conditions of its tableaux, order of accuracy against closed forms, evaluation counts, blow-up handling, and zero allocations per step.
+//! Prince–Dormand 8(7), Dormand–Prince 8(5,3) with Hairer's estimate): order conditions of its tableaux, order of accuracy against closed forms, evaluation counts, blow-up handling, and zero allocations per step.
 
 use linflow::compare::linear_slope;
 use linflow::flow::embedded::{Control, Embedded, EmbeddedPair, Stop};
@@ -93,6 +93,57 @@ fn tsit5_order_conditions_hold_to_the_typed_digits() {
     assert!(wrong.order_residuals(4).iter().any(|x| q_abs_to_f64(x) > 1e-6));
 }
 
+#[test]
+fn dop853_order_conditions_hold_to_the_typed_digits() {
+    // Hairer's DOP853 coefficients are decimals with 28-30 significant digits read exactly into
+    // rationals: the conditions through order 8 (5 for b̂, 3 for the third-order weights) hold to
+    // about 1e-28 times the coefficients (up to 44), so below 1e-25; a mistyped digit among the
+    // first 24 of any coefficient shows up above that. Orders exactly 8, 5 and 3: some condition
+    // of the next order fails by far more.
+    let pair = EmbeddedPair::dop853(&Q::new());
+    let rows = q_abs_to_f64(&pair.method.row_sum_residual());
+    let r: Vec<f64> = pair.method.order_residuals(9).iter().map(q_abs_to_f64).collect();
+    let r5: Vec<f64> = pair.embedded_tableau().order_residuals(6).iter().map(q_abs_to_f64).collect();
+    let t3 = pair.embedded3_tableau().expect("dop853 has third-order weights");
+    let r3: Vec<f64> = t3.order_residuals(4).iter().map(q_abs_to_f64).collect();
+    println!("row sums {rows:e}\nb: {r:?}\nb̂: {r5:?}\nb3: {r3:?}");
+    assert!(rows <= 1e-25, "{rows:e}");
+    assert!(r[..8].iter().all(|x| *x <= 1e-25), "{r:?}");
+    assert!(r5[..5].iter().all(|x| *x <= 1e-25), "{r5:?}");
+    assert!(r3[..3].iter().all(|x| *x <= 1e-25), "{r3:?}");
+    assert!(r[8] > 1e-8 && r5[5] > 1e-8 && r3[3] > 1e-8, "{r:?} {r5:?} {r3:?}");
+    // The other pairs have no third-order weights.
+    assert!(EmbeddedPair::dopri8(&0.0).embedded3_tableau().is_none());
+}
+
+/// Runs `pair` on [`test_rhs`] to `t1` with tolerance `tol`; returns the accepted and rejected
+/// steps.
+fn steps_of(pair: &EmbeddedPair<f64>, tol: f64, t1: f64) -> (usize, usize) {
+    let (_, s) = run(pair, tol, t1);
+    (s.stats.accepted, s.stats.rejected)
+}
+
+#[test]
+fn dop853_estimate_is_hairers_not_a_single_difference() {
+    // Negative control for the combined estimate: the same tableau with the fifth-order
+    // difference alone (embedded3 removed, so the driver uses |h Σ(b−b̂)k| and exponent 1/6)
+    // over-estimates the error of an eighth-order step and takes more steps at every tolerance
+    // (Prince–Dormand 8(7)'s counts are printed for comparison); Hairer's estimate must still
+    // keep the global error within 100·tol.
+    let hairer = EmbeddedPair::dop853(&0.0);
+    let mut single = hairer.clone();
+    single.embedded3 = None;
+    for tol in [1e-6, 1e-9, 1e-12] {
+        let (a, _) = steps_of(&hairer, tol, 10.0);
+        let (b, _) = steps_of(&single, tol, 10.0);
+        let (c, _) = steps_of(&EmbeddedPair::dopri8(&0.0), tol, 10.0);
+        println!("tol {tol:e}: dp853 {a}, dp853 with err5 alone {b}, dp8 {c}");
+        assert!(a < b, "tol {tol}: combined {a} steps, single {b}");
+        let (err, _) = run(&hairer, tol, 10.0);
+        assert!(err <= 100.0 * tol, "tol {tol}: error {err}");
+    }
+}
+
 /// $y_1' = -y_2$, $y_2' = y_1$ (rotation) and $y_3' = y_3(1 - y_3)$ (logistic): closed form
 /// $(\cos t, \sin t, 1/(1 + 3e^{-t}))$ from $(1, 0, 1/4)$.
 fn test_rhs(_t: f64, y: &[f64], dy: &mut [f64]) {
@@ -127,6 +178,7 @@ fn global_error_follows_tolerance_and_order() {
         (EmbeddedPair::dopri5(&0.0), [1e-5, 1e-7, 1e-9, 1e-11], 5.0),
         (EmbeddedPair::tsit5(&0.0), [1e-5, 1e-7, 1e-9, 1e-11], 5.0),
         (EmbeddedPair::dopri8(&0.0), [1e-6, 1e-8, 1e-10, 1e-12], 8.0),
+        (EmbeddedPair::dop853(&0.0), [1e-6, 1e-8, 1e-10, 1e-12], 8.0),
     ] {
         let mut pts = Vec::new();
         for tol in tols {
@@ -145,10 +197,13 @@ fn global_error_follows_tolerance_and_order() {
 fn evaluation_counts_match_the_stage_structure() {
     // Counted by the right-hand side itself: 1 evaluation at the start, 1 for the initial-step
     // heuristic, then per attempted step s − 1 stages (k_1 is reused), plus, for the non-FSAL
-    // 8(7) pair, one evaluation of F(t_{n+1}, y_{n+1}) after each accepted step.
-    for (pair, per_attempt, per_accept) in
-        [(EmbeddedPair::dopri5(&0.0), 6, 0), (EmbeddedPair::tsit5(&0.0), 6, 0), (EmbeddedPair::dopri8(&0.0), 12, 1)]
-    {
+    // 8(7) and 8(5,3) pairs, one evaluation of F(t_{n+1}, y_{n+1}) after each accepted step.
+    for (pair, per_attempt, per_accept) in [
+        (EmbeddedPair::dopri5(&0.0), 6, 0),
+        (EmbeddedPair::tsit5(&0.0), 6, 0),
+        (EmbeddedPair::dopri8(&0.0), 12, 1),
+        (EmbeddedPair::dop853(&0.0), 11, 1),
+    ] {
         let mut count = 0usize;
         let mut f = |t: f64, y: &[f64], dy: &mut [f64]| {
             count += 1;
@@ -173,7 +228,7 @@ fn blow_up_is_an_error_with_the_last_finite_state() {
     // y' = y², y(0) = 1 has y = 1/(1 − t): the run to t = 2 must stop at the pole t = 1 (to within the
     // error of the run, 1e-8 for tolerance 1e-10) with an error,
     // keeping a finite state that matches the closed form at the reported time.
-    for pair in [EmbeddedPair::dopri5(&0.0), EmbeddedPair::dopri8(&0.0)] {
+    for pair in [EmbeddedPair::dopri5(&0.0), EmbeddedPair::dopri8(&0.0), EmbeddedPair::dop853(&0.0)] {
         let mut s = Embedded::new(&pair, 1);
         let mut y = [1.0];
         let r = s.integrate(
@@ -221,7 +276,7 @@ fn steps_allocate_nothing() {
 }
 
 #[test]
-fn dp8_gradient_flow_agrees_with_dop853_and_counts_evaluations() {
+fn dp8_and_dp853_gradient_flows_agree_with_dop853_and_count_evaluations() {
     // Deep linear gradient flow through `solve`: Dp8 and ode_solvers' Dop853 at rtol 1e-12 agree
     // to 1e-9 (both errors are ~1e-11 at this tolerance), and `grad_calls` is the driver's count.
     let arch = Arch::deep_linear(&[3, 4, 4, 2]).unwrap();
@@ -250,6 +305,19 @@ fn dp8_gradient_flow_agrees_with_dop853_and_counts_evaluations() {
     .unwrap();
     assert_eq!(a.times, vec![0.0, 0.5, 1.0, 2.0]);
     let d = a.last().iter().zip(b.last().iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    assert!(d < 1e-9, "{d:e}");
+    // Hairer's estimate on the built-in driver (`dp853`) agrees with both to the same level.
+    let c = solve(
+        &mut GradientFlow::new(&model),
+        &model,
+        &p0,
+        &Integrator::Dp853 { rtol: 1e-12, atol: 1e-14 },
+        &opts,
+        &mut Monitor::new(),
+    )
+    .unwrap();
+    assert_eq!(c.times, a.times);
+    let d = a.last().iter().zip(c.last().iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
     assert!(d < 1e-9, "{d:e}");
     assert!(a.grad_calls > 13, "{}", a.grad_calls);
     // Not for rationals.

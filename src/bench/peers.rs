@@ -60,8 +60,8 @@ pub fn load(dir: &Path) -> Result<Vec<PeerRecord>> {
     Ok(out)
 }
 
-/// The workload and size under which the peers file a linflow row (linflow files its `f64` run
-/// of W2's network with the W1 rows).
+/// The workload and size under which the peers file a linflow row (reports before the `W2` f64
+/// row filed that run of W2's network with the W1 rows).
 fn key(r: &Row) -> (String, String) {
     if r.workload == "W1" && r.size == "3-4-4-2" {
         ("W2".into(), r.size.clone())

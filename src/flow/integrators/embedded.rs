@@ -36,6 +36,10 @@ pub struct EmbeddedPair<S> {
     pub embedded: Vec<S>,
     /// Order of the embedded weights.
     pub embedded_order: usize,
+    /// Third-order weights $\check b$ of Hairer's combined estimate ([`dop853`](super::dop853)):
+    /// when present the error norm is $|h|E_5/\sqrt{n(E_5 + 0.01E_3)}$ and the controller's
+    /// exponent is $1/p$ ($p$ the method's order) instead of $1/(\hat p+1)$.
+    pub embedded3: Option<Vec<S>>,
     /// Whether the last stage is evaluated at $(t + h, y_{n+1})$ (first same as last).
     pub fsal: bool,
     /// The $\beta$ of the PI step controller.
@@ -75,6 +79,7 @@ impl<S: Scalar> EmbeddedPair<S> {
             method: Tableau { a, b, c, order: 5 },
             embedded: bh,
             embedded_order: 4,
+            embedded3: None,
             fsal: true,
             pi_beta: 0.04,
             name: "dp5",
@@ -219,6 +224,7 @@ impl<S: Scalar> EmbeddedPair<S> {
             method: Tableau { a, b, c, order: 8 },
             embedded: bh,
             embedded_order: 7,
+            embedded3: None,
             fsal: false,
             pi_beta: 0.0,
             name: "dp8",
@@ -233,6 +239,17 @@ impl<S: Scalar> EmbeddedPair<S> {
             c: self.method.c.clone(),
             order: self.embedded_order,
         }
+    }
+
+    /// The tableau with the third-order weights $\check b$ in place of $b$, for pairs with
+    /// Hairer's combined estimate (`None` otherwise).
+    pub fn embedded3_tableau(&self) -> Option<Tableau<S>> {
+        self.embedded3.as_ref().map(|b| Tableau {
+            a: self.method.a.clone(),
+            b: b.clone(),
+            c: self.method.c.clone(),
+            order: 3,
+        })
     }
 }
 
@@ -296,6 +313,8 @@ pub struct Embedded {
     b: Vec<f64>,
     /// $b - \hat b$.
     e: Vec<f64>,
+    /// $b - \check b$ (Hairer's combined estimate), with its buffer.
+    e3: Option<(Vec<f64>, Vec<f64>)>,
     c: Vec<f64>,
     err_order: usize,
     order: usize,
@@ -318,11 +337,13 @@ impl Embedded {
     pub fn new(pair: &EmbeddedPair<f64>, n: usize) -> Self {
         let s = pair.method.stages();
         let a = (0..s).map(|i| pair.method.a[i][..i].to_vec()).collect();
-        let e = pair.method.b.iter().zip(&pair.embedded).map(|(x, y)| x - y).collect();
+        let diff = |w: &[f64]| -> Vec<f64> { pair.method.b.iter().zip(w).map(|(x, y)| x - y).collect() };
+        let (e, e3) = (diff(&pair.embedded), pair.embedded3.as_ref().map(|w| (diff(w), vec![0.0; n])));
         Embedded {
             a,
             b: pair.method.b.clone(),
             e,
+            e3,
             c: pair.method.c.clone(),
             err_order: pair.embedded_order,
             order: pair.method.order,
@@ -443,7 +464,8 @@ impl Embedded {
         let mut h = self.h;
         let mut rejected_last = false;
         let mut non_finite = false;
-        let expo = 1.0 / (self.err_order as f64 + 1.0) - 0.75 * self.beta;
+        let expo = if self.e3.is_some() { 1.0 / self.order as f64 } else { 1.0 / (self.err_order as f64 + 1.0) }
+            - 0.75 * self.beta;
         let mut steps = 0usize;
         loop {
             if steps >= ctl.max_steps {
@@ -462,14 +484,7 @@ impl Embedded {
             // Stages 2..s.
             for i in 1..s {
                 self.ytmp.copy_from_slice(y);
-                for (j, &aij) in self.a[i].iter().enumerate() {
-                    if aij != 0.0 {
-                        let c = h_step * aij;
-                        for (yt, kj) in self.ytmp.iter_mut().zip(&self.k[j]) {
-                            *yt += c * kj;
-                        }
-                    }
-                }
+                combine(&mut self.ytmp, h_step, &self.a[i], &self.k);
                 let ti = if self.c[i] == 1.0 { t + h_step } else { t + self.c[i] * h_step };
                 f(ti, &self.ytmp, &mut self.k[i]);
                 self.stats.rhs_evals += 1;
@@ -479,31 +494,38 @@ impl Embedded {
                 self.ynew.copy_from_slice(&self.ytmp);
             } else {
                 self.ynew.copy_from_slice(y);
-                for (bi, ki) in self.b.iter().zip(&self.k) {
-                    if *bi != 0.0 {
-                        let c = h_step * bi;
-                        for (yn, kv) in self.ynew.iter_mut().zip(ki) {
-                            *yn += c * kv;
-                        }
-                    }
-                }
+                combine(&mut self.ynew, h_step, &self.b, &self.k);
             }
             // Error: ytmp ← h Σ e_i k_i, then its scaled RMS.
-            self.ytmp.iter_mut().for_each(|v| *v = 0.0);
-            for (ei, ki) in self.e.iter().zip(&self.k) {
-                if *ei != 0.0 {
-                    let c = h_step * ei;
-                    for (v, kv) in self.ytmp.iter_mut().zip(ki) {
-                        *v += c * kv;
-                    }
+            self.ytmp.fill(0.0);
+            combine(&mut self.ytmp, h_step, &self.e, &self.k);
+            let err = if let Some((e3, err3)) = self.e3.as_mut() {
+                // Hairer's DOP853 estimate: both differences without the factor h, then
+                // |h| E5 / sqrt(n (E5 + 0.01 E3)).
+                err3.fill(0.0);
+                combine(err3, 1.0, e3, &self.k);
+                let (mut s5, mut s3) = (0.0, 0.0);
+                for (((ev, e3v), yo), yn) in self.ytmp.iter().zip(err3.iter()).zip(y.iter()).zip(&self.ynew) {
+                    let sk = ctl.atol + ctl.rtol * yo.abs().max(yn.abs());
+                    let (r5, r3) = (ev / (h_step * sk), e3v / sk);
+                    s5 += r5 * r5;
+                    s3 += r3 * r3;
                 }
-            }
-            let mut acc = 0.0;
-            for ((ev, yo), yn) in self.ytmp.iter().zip(y.iter()).zip(&self.ynew) {
-                let r = ev / (ctl.atol + ctl.rtol * yo.abs().max(yn.abs()));
-                acc += r * r;
-            }
-            let err = (acc / n.max(1) as f64).sqrt();
+                // A non-finite sum is a non-finite error (s5 / inf would accept the step).
+                let den = s5 + 0.01 * s3;
+                match den {
+                    0.0 => 0.0,
+                    d if d.is_finite() => h_step.abs() * s5 / (d * n.max(1) as f64).sqrt(),
+                    _ => f64::NAN,
+                }
+            } else {
+                let mut acc = 0.0;
+                for ((ev, yo), yn) in self.ytmp.iter().zip(y.iter()).zip(&self.ynew) {
+                    let r = ev / (ctl.atol + ctl.rtol * yo.abs().max(yn.abs()));
+                    acc += r * r;
+                }
+                (acc / n.max(1) as f64).sqrt()
+            };
             if !err.is_finite() {
                 non_finite = true;
                 self.stats.rejected += 1;
@@ -541,6 +563,19 @@ impl Embedded {
                 h = h_step * fac;
                 self.stats.rejected += 1;
                 rejected_last = true;
+            }
+        }
+    }
+}
+
+/// `out += Σ_j scale·w_j k_j` over the non-zero weights `w` (stage points, the new state and the
+/// error vectors: one pass over `out` per non-zero weight).
+fn combine(out: &mut [f64], scale: f64, w: &[f64], k: &[Vec<f64>]) {
+    for (wj, kj) in w.iter().zip(k) {
+        if *wj != 0.0 {
+            let c = scale * wj;
+            for (o, kv) in out.iter_mut().zip(kj) {
+                *o += c * kv;
             }
         }
     }

@@ -10,6 +10,7 @@
 //! | `fixed_step.rs` | the fixed-step controller, for any [`Stepper`] ([`FixedStep`]) |
 //! | `embedded.rs` | Dormand–Prince 5(4) and 8(7) with a PI controller on flat `f64` state |
 //! | `tsitouras.rs` | Tsitouras 5(4), a pair for the same driver (`tsit5`) |
+//! | `dop853.rs` | Dormand–Prince 8(5,3) with Hairer's combined error estimate, for the same driver (`dp853`) |
 //! | `gbs.rs` | Gragg–Bulirsch–Stoer extrapolation with step and order control ([`Extrapolation`]) |
 //! | `ode_solvers.rs` | the `ode_solvers` crate's Dopri5/Dop853, a baseline |
 //! | `taylor.rs` | Taylor's method for gradient flows through the recorded gradient ([`TaylorSeries`]) |
@@ -19,6 +20,7 @@
 //! embedded pairs and GBS estimate their error from their own stages, so their controllers live
 //! with them.
 
+pub mod dop853;
 pub mod embedded;
 pub mod explicit_rk;
 pub mod fixed_step;

@@ -23,7 +23,7 @@ use crate::scalar::{Scalar, Q};
 /// The exact value of a decimal literal (`[-]digits[.digits][e[-]digits]`) in the number type of
 /// `proto` (exact for `Q`, rounded once otherwise). Panics on a malformed literal: the literals
 /// are the constants of this file, checked by the tests.
-fn decimal<S: Scalar>(proto: &S, s: &str) -> S {
+pub(super) fn decimal<S: Scalar>(proto: &S, s: &str) -> S {
     let (neg, s) = s.strip_prefix('-').map_or((false, s), |r| (true, r));
     let (mant, exp) = s.split_once(['e', 'E']).map_or((s, 0i32), |(m, e)| (m, e.parse().expect("exponent")));
     let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
@@ -113,6 +113,7 @@ impl<S: Scalar> EmbeddedPair<S> {
             method: Tableau { a, b, c: C.iter().map(|x| decimal(proto, x)).collect(), order: 5 },
             embedded: B_HAT.iter().map(|x| decimal(proto, x)).chain([proto.ratio_like(1, 66)]).collect(),
             embedded_order: 4,
+            embedded3: None,
             fsal: true,
             pi_beta: 0.04,
             name: "tsit5",
