@@ -152,7 +152,7 @@ impl IntegratorSpec {
         };
         let s = Section::new(&field, t);
         let kind =
-            s.str_req("kind", "euler, heun, rk4, rk8, gauss_legendre, dopri5, dop853, dp5, dp8, tsit5, gbs or taylor")?;
+            s.str_req("kind", "euler, heun, rk4, rk8, gauss_legendre, dopri5, dop853, dp5, dp8, dp853, tsit5, gbs or taylor")?;
         let out = match kind {
             "euler" | "heun" | "rk4" | "rk8" | "gauss_legendre" => {
                 let stages = if kind == "gauss_legendre" {
@@ -185,7 +185,7 @@ impl IntegratorSpec {
                 TaylorSeries::validate(order, None).map_err(|e| bad(&s.field("order"), e.to_string()))?;
                 IntegratorSpec::Taylor { tol, order }
             }
-            "dopri5" | "dop853" | "dp5" | "dp8" | "tsit5" | "gbs" => {
+            "dopri5" | "dop853" | "dp5" | "dp8" | "dp853" | "tsit5" | "gbs" => {
                 let tol = |key: &str| -> Result<Q> {
                     let q = s.num_req(key)?;
                     if q.cmp0() == std::cmp::Ordering::Less {
@@ -206,7 +206,7 @@ impl IntegratorSpec {
                 return Err(bad(
                     &s.field("kind"),
                     format!(
-                    "expected euler, heun, rk4, rk8, gauss_legendre, dopri5, dop853, dp5, dp8, tsit5, gbs or taylor, got \"{other}\""
+                    "expected euler, heun, rk4, rk8, gauss_legendre, dopri5, dop853, dp5, dp8, dp853, tsit5, gbs or taylor, got \"{other}\""
                 ),
                 ))
             }
@@ -228,7 +228,7 @@ impl IntegratorSpec {
         let ok = match bits {
             None => matches!(k, "euler" | "heun" | "rk4"),
             Some(53) => true,
-            Some(_) => !matches!(k, "dopri5" | "dop853" | "dp5" | "dp8" | "tsit5"),
+            Some(_) => !matches!(k, "dopri5" | "dop853" | "dp5" | "dp8" | "dp853" | "tsit5"),
         };
         if ok {
             return Ok(());
@@ -410,6 +410,7 @@ impl<S: RunScalar> FlowPlan<S> {
                     "dop853" => Integrator::Dop853 { rtol, atol },
                     "dp5" => Integrator::Dp5 { rtol, atol },
                     "dp8" => Integrator::Dp8 { rtol, atol },
+                    "dp853" => Integrator::Dp853 { rtol, atol },
                     "tsit5" => Integrator::Tsit5 { rtol, atol },
                     _ => Integrator::Gbs { rtol, atol },
                 }
