@@ -728,3 +728,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_dp853_kind_runs_the_scalar_flow_to_its_closed_form_and_is_f64_only() {
+    // ẇ = −(w − y): w(1) = y + (w0 − y)e^{−1}. At rtol 1e-12 the global error of an 8th-order
+    // pair on this one-mode flow stays within a few rtol; 1e-11 leaves a factor 10.
+    let body = scalar_flow("2", "1", "gradient_flow", "{ kind = \"dp853\", rtol = 1e-12, atol = 1e-14 }", "1", "");
+    let r = ExperimentSpec::parse(&body, "t").unwrap().run(Some(PrecisionChoice::F64)).unwrap();
+    let w: f64 = last_state(&r)[0][0][0].parse().unwrap();
+    let exact = 1.0 + (-1.0f64).exp();
+    assert!((w - exact).abs() < 1e-11, "{w} vs {exact}");
+    // Like the other embedded pairs it runs in f64 only: 256 bits is refused naming the key.
+    let e = ExperimentSpec::parse(&body, "t").unwrap().run(Some(PrecisionChoice::Bits(256))).unwrap_err();
+    assert!(e.to_string().contains("method.integrator.kind"), "{e}");
+}

@@ -151,8 +151,10 @@ impl IntegratorSpec {
             None => return Err(bad(&field, "missing; expected e.g. { kind = \"rk4\", h = \"1/100\" }")),
         };
         let s = Section::new(&field, t);
-        let kind =
-            s.str_req("kind", "euler, heun, rk4, rk8, gauss_legendre, dopri5, dop853, dp5, dp8, dp853, tsit5, gbs or taylor")?;
+        let kind = s.str_req(
+            "kind",
+            "euler, heun, rk4, rk8, gauss_legendre, dopri5, dop853, dp5, dp8, dp853, tsit5, gbs or taylor",
+        )?;
         let out = match kind {
             "euler" | "heun" | "rk4" | "rk8" | "gauss_legendre" => {
                 let stages = if kind == "gauss_legendre" {

@@ -7,11 +7,6 @@
 /// Largest side for which every product takes the direct loops.
 pub(super) const SMALL: usize = 12;
 
-/// Multiply–adds (`m·k·n`) above which a product is split in two halves of rows run on two
-/// threads: $64^3$, about 10 µs of one core, against a few µs to hand work to another thread.
-#[cfg(feature = "parallel")]
-pub(super) const PARALLEL_WORK: usize = 64 * 64 * 64;
-
 /// $\sum_l a_{l\,s_a} b_{l\,s_b}$ over `k` terms; with unit strides in eight independent partial
 /// sums (so the loop vectorizes).
 #[inline(always)]
