@@ -162,6 +162,16 @@ fn two_by_two_minimizer(a: f64, c: f64, d: f64) -> f64 {
     }
 }
 
+/// A 12×10 rank-2 truth of Frobenius norm 10 (seed `seed`) and `k` of its entries, drawn
+/// without replacement with seed `mask_seed`.
+fn rank_two_instance(seed: u64, k: usize, mask_seed: u64) -> (linflow::mat::Mat<f64>, Vec<(usize, usize, f64)>) {
+    let m = data::low_rank_with_norm(12, 10, 2, 10.0, &mut data::rng(seed)).unwrap();
+    let Loss::Completion { entries, .. } = data::completion_exact(&m, k, &mut data::rng(mask_seed)).unwrap() else {
+        unreachable!()
+    };
+    (m, entries)
+}
+
 fn nuclear_2x2(a: f64, b: f64, c: f64, d: f64) -> f64 {
     // sigma_1 + sigma_2 = sqrt(||X||_F^2 + 2 |det X|).
     (a * a + b * b + c * c + d * d + 2.0 * (a * d - b * c).abs()).sqrt()
@@ -219,11 +229,7 @@ fn nuclear_completion_recovers_rank_one_from_a_cross_and_certifies_random_cases(
     assert!(err < 1e-4, "largest entry error {err}");
     // Weak duality on random instances: lower <= upper always, and the gap is certified.
     for seed in 0..3 {
-        let m = data::low_rank_with_norm(12, 10, 2, 10.0, &mut data::rng(seed)).unwrap();
-        let Loss::Completion { entries, .. } = data::completion_exact(&m, 70, &mut data::rng(100 + seed)).unwrap()
-        else {
-            unreachable!()
-        };
+        let (m, entries) = rank_two_instance(seed, 70, 100 + seed);
         let sol = min_nuclear_norm_completion((12, 10), &entries, &NuclearOptions::default()).unwrap();
         assert!(sol.converged && sol.lower_bound <= sol.nuclear_norm && sol.rel_gap <= 1e-9);
         // The truth is feasible, so its nuclear norm bounds the minimum from above.
@@ -251,11 +257,7 @@ fn the_dual_barrier_method_certifies_alone_and_matches_the_closed_forms() {
     // Random rank-2 instances: the barrier's certified minimum agrees with Douglas-Rachford's
     // (both certified to 1e-9 relative, so they differ by at most 2e-9 relative).
     for seed in 0..3 {
-        let m = data::low_rank_with_norm(12, 10, 2, 10.0, &mut data::rng(seed)).unwrap();
-        let Loss::Completion { entries, .. } = data::completion_exact(&m, 70, &mut data::rng(100 + seed)).unwrap()
-        else {
-            unreachable!()
-        };
+        let (_, entries) = rank_two_instance(seed, 70, 100 + seed);
         let dr = min_nuclear_norm_completion((12, 10), &entries, &NuclearOptions::default()).unwrap();
         let ipm = min_nuclear_norm_completion((12, 10), &entries, &barrier_only).unwrap();
         assert!(dr.converged && dr.method == "douglas-rachford" && dr.barrier_steps == 0);
@@ -270,11 +272,7 @@ fn the_dual_barrier_method_certifies_alone_and_matches_the_closed_forms() {
     // barrier path, inside Douglas-Rachford's own bracket.
     let mut fell_back = 0;
     for seed in 0..3 {
-        let m = data::low_rank_with_norm(12, 10, 2, 10.0, &mut data::rng(seed)).unwrap();
-        let Loss::Completion { entries, .. } = data::completion_exact(&m, 60, &mut data::rng(200 + seed)).unwrap()
-        else {
-            unreachable!()
-        };
+        let (_, entries) = rank_two_instance(seed, 60, 200 + seed);
         let sol = min_nuclear_norm_completion((12, 10), &entries, &NuclearOptions::default()).unwrap();
         assert!(sol.converged, "seed {seed}: {} gap {:e}", sol.method, sol.rel_gap);
         let (lo, up) = sol.douglas_rachford_bounds;
@@ -391,11 +389,7 @@ fn nuclear_polish_agrees_with_the_closed_form_and_douglas_rachford() {
         assert!(sol.converged && (sol.nuclear_norm - best).abs() <= 2e-9 * best, "({a},{c},{d})");
     }
     for seed in 0..3 {
-        let m = data::low_rank_with_norm(12, 10, 2, 10.0, &mut data::rng(seed)).unwrap();
-        let Loss::Completion { entries, .. } = data::completion_exact(&m, 70, &mut data::rng(100 + seed)).unwrap()
-        else {
-            unreachable!()
-        };
+        let (_, entries) = rank_two_instance(seed, 70, 100 + seed);
         let plain = min_nuclear_norm_completion((12, 10), &entries, &NuclearOptions::default()).unwrap();
         let pol = min_nuclear_norm_completion((12, 10), &entries, &polish).unwrap();
         assert!(pol.converged && pol.lower_bound <= pol.nuclear_norm);
