@@ -83,6 +83,7 @@
 //! Sizes are checked before anything is built: [`ExperimentSpec::plan`] estimates a run's memory
 //! and work and refuses it beyond its [`Limits`].
 
+mod check;
 mod flows;
 mod number_type;
 mod numbers;
@@ -283,38 +284,9 @@ impl ExperimentSpec {
         }
         r.finish()?;
 
-        let mut check_every = 1;
-        let tolerance = match top.opt_sub("check")? {
-            Some(c) => {
-                if let Some(n) = c.usize_opt("every")? {
-                    if n == 0 {
-                        return Err(bad("check.every", "must be at least 1"));
-                    }
-                    if matches!(dynamics, Dynamics::Flow(_)) {
-                        return Err(bad(
-                            "check.every",
-                            "applies to discrete methods (flows check their laws at the saved times)",
-                        ));
-                    }
-                    check_every = n;
-                }
-                let t = match c.num_opt("tolerance")? {
-                    Some(q) if q.cmp0() == std::cmp::Ordering::Less => {
-                        return Err(bad("check.tolerance", format!("must be >= 0, got {}", short(&q))))
-                    }
-                    Some(q) if q.is_zero() => Some(0.0),
-                    Some(q) => Some(f64_in("check.tolerance", &q).map_err(|e| match e {
-                        Error::Invalid { field, message } => {
-                            bad(&field, format!("{message}; relative tolerances are compared in f64"))
-                        }
-                        e => e,
-                    })?),
-                    None => None,
-                };
-                c.finish()?;
-                t
-            }
-            None => None,
+        let (tolerance, check_every) = match top.opt_sub("check")? {
+            Some(c) => check::read(&c, matches!(dynamics, Dynamics::Flow(_)))?,
+            None => (None, 1),
         };
         let reference = match top.opt_sub("reference")? {
             Some(sec) => {
