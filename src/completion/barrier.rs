@@ -35,6 +35,8 @@ pub(crate) struct BarrierPoint {
 }
 
 struct Eval {
+    /// $\Lambda(\lambda)$.
+    l: DMatrix<f64>,
     /// $-\log\det(I - \Lambda^\top\Lambda)$.
     phi: f64,
     q: DMatrix<f64>,
@@ -67,7 +69,7 @@ impl Dual<'_> {
         }
         let q = chol.inverse();
         let c = &l * &q;
-        Some(Eval { phi, q, c })
+        Some(Eval { l, phi, q, c })
     }
 
     fn objective(&self, t: f64, lambda: &[f64], phi: f64) -> f64 {
@@ -75,10 +77,9 @@ impl Dual<'_> {
     }
 
     /// Gradient and Hessian of $f_t$ at the point of `ev`.
-    fn newton_system(&self, t: f64, ev: &Eval, lambda: &[f64]) -> (DVector<f64>, DMatrix<f64>) {
+    fn newton_system(&self, t: f64, ev: &Eval) -> (DVector<f64>, DMatrix<f64>) {
         let k = self.entries.len();
-        let l = self.lambda_matrix(lambda);
-        let p = DMatrix::identity(self.rows, self.rows) + &ev.c * l.transpose();
+        let p = DMatrix::identity(self.rows, self.rows) + &ev.c * ev.l.transpose();
         let g = DVector::from_iterator(k, self.entries.iter().map(|&(i, j, m)| -t * m + 2.0 * ev.c[(i, j)]));
         let mut h = DMatrix::zeros(k, k);
         for (f, &(i2, j2, _)) in self.entries.iter().enumerate() {
@@ -142,7 +143,7 @@ pub(crate) fn follow_path(
             if steps >= max_newton {
                 return steps;
             }
-            let (g, h) = dual.newton_system(t, &ev, &lambda);
+            let (g, h) = dual.newton_system(t, &ev);
             let Some(delta) = newton_step(h, &g) else { return steps };
             steps += 1;
             let dec2 = -g.dot(&delta);

@@ -201,20 +201,20 @@ pub fn min_nuclear_norm_completion(
     let mut next_polish = opts.polish_after;
     let mut polish_rank = 0;
     let mut dr_bounds = (f64::NEG_INFINITY, f64::INFINITY);
-    let mut record =
-        |x: Mat<f64>, lambda: &Mat<f64>, it: usize, polish: (usize, usize), method: &'static str| -> bool {
-            let c = certify(x, lambda, &observed);
-            let done = c.rel_gap <= opts.tol;
-            if method == "douglas-rachford" {
-                dr_bounds = (dr_bounds.0.max(c.lower_bound), dr_bounds.1.min(c.nuclear_norm));
-            }
-            if best.as_ref().is_none_or(|b| c.rel_gap < b.rel_gap) {
-                let (polish_steps, polish_rank) = polish;
-                best =
-                    Some(NuclearCompletion { iterations: it, converged: done, polish_steps, polish_rank, method, ..c });
-            }
-            done
-        };
+    // Certifies a point, keeps it if its gap is the smallest so far, and returns its gap.
+    let mut record = |x: Mat<f64>, lambda: &Mat<f64>, it: usize, polish: (usize, usize), method: &'static str| -> f64 {
+        let c = certify(x, lambda, &observed);
+        let gap = c.rel_gap;
+        if method == "douglas-rachford" {
+            dr_bounds = (dr_bounds.0.max(c.lower_bound), dr_bounds.1.min(c.nuclear_norm));
+        }
+        if best.as_ref().is_none_or(|b| gap < b.rel_gap) {
+            let (polish_steps, polish_rank) = polish;
+            let converged = gap <= opts.tol;
+            best = Some(NuclearCompletion { iterations: it, converged, polish_steps, polish_rank, method, ..c });
+        }
+        gap
+    };
     let mut done = false;
     for it in 1..=opts.max_iter {
         let x = project(&z);
@@ -223,7 +223,7 @@ pub fn min_nuclear_norm_completion(
         let (y, yl, yr) = svt(&refl, gamma);
         if it % opts.check_every == 0 || it == opts.max_iter {
             let lambda = x.sub(&z).scaled(&(1.0 / gamma));
-            if record(x.clone(), &lambda, it, (polish_steps, polish_rank), "douglas-rachford") {
+            if record(x.clone(), &lambda, it, (polish_steps, polish_rank), "douglas-rachford") <= opts.tol {
                 done = true;
                 break;
             }
@@ -239,7 +239,7 @@ pub fn min_nuclear_norm_completion(
                 let (xp, lambda, steps) = polish_once(shape, entries, &yl, &yr, &lam0, &project);
                 polish_steps += steps;
                 polish_rank = rank;
-                if record(xp, &lambda, it, (polish_steps, polish_rank), "polish") {
+                if record(xp, &lambda, it, (polish_steps, polish_rank), "polish") <= opts.tol {
                     done = true;
                     break;
                 }
@@ -254,9 +254,8 @@ pub fn min_nuclear_norm_completion(
         let iterations = opts.max_iter;
         barrier_steps = barrier::follow_path(shape, entries, opts.barrier_newton, |p| {
             let lambda = on_mask(shape, entries, &p.lambda);
-            let x = Mat::from_na(&p.x);
-            let rel_gap = certify(x.clone(), &lambda, &observed).rel_gap;
-            if record(x, &lambda, iterations, (polish_steps, polish_rank), "barrier") {
+            let rel_gap = record(Mat::from_na(&p.x), &lambda, iterations, (polish_steps, polish_rank), "barrier");
+            if rel_gap <= opts.tol {
                 return true;
             }
             // Near the path's end the rank is identified: the singular values of X split into
@@ -279,7 +278,7 @@ pub fn min_nuclear_norm_completion(
             let (xp, lambda, steps) = polish_once(shape, entries, &l, &rr, &p.lambda, &project);
             polish_steps += steps;
             polish_rank = rank;
-            record(xp, &lambda, iterations, (polish_steps, polish_rank), "polish")
+            record(xp, &lambda, iterations, (polish_steps, polish_rank), "polish") <= opts.tol
         });
     }
     // The last iteration always evaluates the gap, so `best` is set.
